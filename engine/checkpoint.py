@@ -1,0 +1,123 @@
+"""Checkpoints: reading the original FOMM format (and ours), atomic writing, and clear mismatch reports."""
+import glob
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+from engine.build import state_shapes
+from errors import UserError
+
+NETWORKS = ("kp_detector", "generator", "discriminator")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+def read_checkpoint(path) -> dict:
+    """The checkpoint dict on the CPU. Accepts the original FOMM .pth.tar and ours (a superset of it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} not found; pass an existing --checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path}: {first}; is it a complete torch checkpoint file?") from exc
+    if not isinstance(state, dict) or not any(k in state for k in NETWORKS):
+        keys = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
+        raise UserError(f"{path} is not a FOMM checkpoint: expected keys {', '.join(NETWORKS)}, found {keys}")
+    return state
+
+
+def _strip_prefix(state_dict):
+    """Remove the 'module.' prefix DataParallel/DistributedDataParallel adds."""
+    if state_dict and all(k.startswith("module.") for k in state_dict):
+        return {k[len("module."):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def _mismatch(expected: dict, found: dict):
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = sorted(k for k in set(expected) & set(found) if list(expected[k]) != list(found[k]))
+    return missing, unexpected, shapes
+
+
+def fitting_config(found_shapes: dict, exclude=None):
+    """Name of the config in config/ whose networks have exactly these keys and shapes, or None."""
+    for path in sorted(glob.glob(str(CONFIG_DIR / "*.yaml"))):
+        if exclude and os.path.abspath(path) == os.path.abspath(str(exclude)):
+            continue
+        try:
+            with open(path) as f:
+                params = yaml.safe_load(f)["model_params"]
+            shapes = state_shapes(params)
+        except Exception:  # a config we cannot build says nothing about this checkpoint
+            continue
+        if all(not any(_mismatch(shapes[n], found_shapes[n])) for n in found_shapes):
+            return os.path.relpath(path, CONFIG_DIR.parent)
+    return None
+
+
+def load_networks(path, networks, config_path=None, require=("kp_detector", "generator"), strict=True) -> dict:
+    """Load a checkpoint's network weights into `networks` (engine.build.Networks); returns the checkpoint.
+
+    Networks named in `require` must be present; the discriminator is optional (the published
+    checkpoints have it, inference-only files may not). Any key or shape mismatch is one UserError line
+    listing missing keys, unexpected keys and shape mismatches, and naming a config that does fit.
+    """
+    state = read_checkpoint(path)
+    for name in require:
+        if name not in state:
+            raise UserError(f"checkpoint {path} has no '{name}' weights; it cannot be used for this job")
+    problems, found_shapes = [], {}
+    for name, net in networks.items():
+        if name not in state or state[name] is None:
+            continue
+        sd = _strip_prefix(state[name])
+        found_shapes[name] = {k: list(v.shape) for k, v in sd.items()}
+        expected = {k: list(v.shape) for k, v in net.state_dict().items()}
+        missing, unexpected, shapes = _mismatch(expected, found_shapes[name])
+        if missing or unexpected or shapes:
+            parts = []
+            if missing:
+                more = ", ..." if len(missing) > 3 else ""
+                parts.append(f"{len(missing)} missing keys ({', '.join(missing[:3])}{more})")
+            if unexpected:
+                parts.append(f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:3])}"
+                             f"{', ...' if len(unexpected) > 3 else ''})")
+            if shapes:
+                k = shapes[0]
+                parts.append(f"{len(shapes)} shape mismatches ({k}: checkpoint {found_shapes[name][k]} vs "
+                             f"model {expected[k]}{', ...' if len(shapes) > 1 else ''})")
+            problems.append(f"{name}: " + "; ".join(parts))
+            continue
+        net.load_state_dict(sd, strict=strict)
+    if problems:
+        hint = fitting_config(found_shapes, exclude=config_path)
+        where = f" config {config_path}" if config_path else " the config"
+        suggestion = f"; it fits {hint} — pass --config {hint}" if hint else "; no config in config/ fits it"
+        raise UserError(f"checkpoint {path} does not fit{where}: " + " | ".join(problems) + suggestion)
+    return state
+
+
+def save_checkpoint(path, state: dict) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then atomically rename onto `path`.
+
+    A crash at any moment leaves either the previous file or the complete new one, never a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,121 @@
+"""Published-checkpoint compatibility: vox-256 keys/shapes, original-format files, clear mismatch errors."""
+import json
+
+import pytest
+import torch
+import yaml
+
+from engine.build import build_networks, state_shapes
+from engine.checkpoint import load_networks, read_checkpoint, save_checkpoint
+from errors import UserError
+from tests.conftest import GOLDEN, ROOT
+
+
+def model_params(name):
+    with open(ROOT / "config" / f"{name}.yaml") as f:
+        return yaml.safe_load(f)["model_params"]
+
+
+@pytest.mark.parametrize("name", ["vox-256", "vox-adv-256"])
+def test_networks_from_config_have_the_published_keys_and_shapes(name):
+    ref = json.loads((GOLDEN / f"{name}_state_shapes.json").read_text())
+    ours = state_shapes(model_params(name))
+    for net in ("kp_detector", "generator", "discriminator"):
+        assert ours[net] == ref[net], f"{name} {net}: differs in {set(ours[net]) ^ set(ref[net])}"
+
+
+def original_format(nets, with_discriminator=True):
+    """A checkpoint laid out exactly as the original FOMM's Logger.save_cpk writes it."""
+    state = {"kp_detector": nets.kp_detector.state_dict(), "generator": nets.generator.state_dict(), "epoch": 99}
+    for name, net in nets.items():
+        opt = torch.optim.Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        state[f"optimizer_{name}"] = opt.state_dict()
+    if with_discriminator:
+        state["discriminator"] = nets.discriminator.state_dict()
+    return state
+
+
+def test_original_format_vox256_checkpoint_loads_and_runs(tmp_path):
+    params = model_params("vox-256")
+    torch.manual_seed(0)
+    src = build_networks(params)
+    with torch.no_grad():  # make the weights distinguishable from a fresh init
+        for p in src.kp_detector.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    path = tmp_path / "vox-cpk.pth.tar"
+    torch.save(original_format(src), path)
+
+    torch.manual_seed(1)
+    dst = build_networks(params)
+    state = load_networks(path, dst, config_path="config/vox-256.yaml")
+    assert state["epoch"] == 99
+    for name, net in dst.items():
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, getattr(src, name).state_dict()[k]), f"{name}.{k} not loaded"
+    dst.kp_detector.eval()
+    dst.generator.eval()
+    image = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        kp = dst.kp_detector(image)
+        out = dst.generator(image, kp_source=kp, kp_driving=kp)
+    assert kp["value"].shape == (1, 10, 2) and kp["jacobian"].shape == (1, 10, 2, 2)
+    assert out["prediction"].shape == (1, 3, 128, 128)
+    assert torch.isfinite(out["prediction"]).all()
+
+
+def test_checkpoint_without_discriminator_loads(tmp_path):
+    nets = build_networks(model_params("golden-64"))
+    path = tmp_path / "inference.pth"
+    torch.save(original_format(nets, with_discriminator=False), path)
+    state = load_networks(path, build_networks(model_params("golden-64")))
+    assert "discriminator" not in state
+
+
+def test_checkpoint_for_another_config_names_the_config_that_fits(tmp_path):
+    nets = build_networks(model_params("golden-64"))
+    path = tmp_path / "small.pth"
+    torch.save(original_format(nets), path)
+    with pytest.raises(UserError) as err:
+        load_networks(path, build_networks(model_params("cpu-64")), config_path=str(ROOT / "config/cpu-64.yaml"))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "does not fit" in msg and "shape mismatches" in msg
+    assert "config/golden-64.yaml" in msg
+
+
+def test_missing_and_unexpected_keys_are_listed(tmp_path):
+    nets = build_networks(model_params("golden-64"))
+    state = original_format(nets)
+    state["generator"].pop("final.bias")
+    state["generator"]["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "broken.pth"
+    torch.save(state, path)
+    with pytest.raises(UserError, match=r"1 missing keys \(final.bias\).*1 unexpected keys \(extra.weight\)"):
+        load_networks(path, build_networks(model_params("golden-64")))
+
+
+def test_unreadable_and_foreign_files_are_clear_errors(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        read_checkpoint(junk)
+    other = tmp_path / "other.pth"
+    torch.save({"model": {}}, other)
+    with pytest.raises(UserError, match="not a FOMM checkpoint"):
+        read_checkpoint(other)
+    with pytest.raises(UserError, match="not found"):
+        read_checkpoint(tmp_path / "absent.pth")
+
+
+def test_save_is_atomic_and_keeps_previous_file_on_failure(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint(path, {"generator": {"w": torch.ones(2)}})
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("interrupted mid-write")
+
+    with pytest.raises(RuntimeError):
+        save_checkpoint(path, {"generator": {"w": torch.zeros(2)}, "bad": Boom()})
+    assert torch.equal(torch.load(path, weights_only=True)["generator"]["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]

@@ -1,0 +1,62 @@
+"""Loading the reference FOMM golden file and building our networks from its stored configs and weights."""
+import copy
+from functools import lru_cache
+
+import torch
+
+from modules.discriminator import MultiScaleDiscriminator
+from modules.generator import OcclusionAwareGenerator
+from modules.keypoint_detector import KPDetector
+from tests.conftest import GOLDEN
+
+TOL = 1e-5
+
+
+@lru_cache(maxsize=1)
+def golden():
+    return torch.load(GOLDEN / "fomm_reference_small.pt", weights_only=True)
+
+
+def build(model_params, state_dicts=None, **extra_common):
+    """(kp_detector, generator, discriminator) from model_params, loaded with the given state_dicts."""
+    common = dict(model_params["common_params"], **extra_common)
+    torch.manual_seed(0)
+    generator = OcclusionAwareGenerator(**model_params["generator_params"], **common)
+    discriminator = MultiScaleDiscriminator(**model_params["discriminator_params"], **common)
+    kp_detector = KPDetector(**model_params["kp_detector_params"], **common)
+    if state_dicts is not None:
+        for name, net in (("kp_detector", kp_detector), ("generator", generator), ("discriminator", discriminator)):
+            net.load_state_dict(copy.deepcopy(state_dicts[name]), strict=True)
+    return kp_detector, generator, discriminator
+
+
+def fresh(mode="eval", variant=None, **extra_common):
+    g = golden() if variant is None else golden()["variants"][variant]
+    nets = build(g["model_params"] if variant else golden()["config"]["model_params"], g["state_dicts"], **extra_common)
+    for net in nets:
+        net.train(mode == "train")
+    return nets
+
+
+def assert_close(actual, expected, name, tol=TOL):
+    """Recursively compare dicts/lists/tensors with a max-abs tolerance; names the first mismatch."""
+    if isinstance(expected, dict):
+        for key in expected:
+            assert key in actual, f"{name}: missing key {key!r} (have {sorted(actual)})"
+            assert_close(actual[key], expected[key], f"{name}.{key}", tol)
+        return
+    if isinstance(expected, (list, tuple)):
+        assert len(actual) == len(expected), f"{name}: length {len(actual)} != {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_close(a, e, f"{name}[{i}]", tol)
+        return
+    if isinstance(expected, torch.Tensor):
+        actual = torch.as_tensor(actual)
+        assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+        if expected.dtype in (torch.int64, torch.int32, torch.bool):
+            assert torch.equal(actual.to(expected.dtype), expected), f"{name}: integer values differ"
+            return
+        diff = (actual.double() - expected.double()).abs().max().item() if expected.numel() else 0.0
+        assert diff <= tol, f"{name}: max abs diff {diff:.3g} > {tol:g}"
+        return
+    assert abs(float(actual) - float(expected)) <= tol, f"{name}: {actual} != {expected}"
