@@ -5,7 +5,7 @@ from torch import nn
 
 from modules.antialias import AntiAliasInterpolation2d
 from modules.blocks import Hourglass
-from modules.geometry import kp2gaussian, make_coordinate_grid
+from modules.geometry import inverse2x2, kp2gaussian, make_coordinate_grid
 
 
 class DenseMotionNetwork(nn.Module):
@@ -43,7 +43,7 @@ class DenseMotionNetwork(nn.Module):
         identity = make_coordinate_grid((h, w), dtype=kp_s.dtype, device=kp_s.device).view(1, 1, h, w, 2)
         grid = identity - kp_d.view(bs, self.num_kp, 1, 1, 2)
         if "jacobian" in kp_driving:
-            jacobian = torch.matmul(kp_source["jacobian"], torch.inverse(kp_driving["jacobian"]))
+            jacobian = torch.matmul(kp_source["jacobian"], inverse2x2(kp_driving["jacobian"]))
             jacobian = jacobian.view(bs, self.num_kp, 1, 1, 2, 2)
             grid = torch.matmul(jacobian, grid.unsqueeze(-1)).squeeze(-1)
         driving_to_source = grid + kp_s.view(bs, self.num_kp, 1, 1, 2)

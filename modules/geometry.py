@@ -22,3 +22,10 @@ def kp2gaussian(kp, spatial_size, kp_variance):
     grid = grid.view((1,) * lead + grid.shape)
     mean = mean.view(mean.shape[:lead] + (1, 1, 2))
     return torch.exp(-0.5 * ((grid - mean) ** 2).sum(-1) / kp_variance)
+
+
+def inverse2x2(matrix):
+    """Batched matrix inverse computed in float32 at least (bf16/fp16 have no inverse kernel), cast back."""
+    if matrix.dtype in (torch.float16, torch.bfloat16):
+        return torch.inverse(matrix.float()).to(matrix.dtype)
+    return torch.inverse(matrix)

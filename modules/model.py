@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from modules.antialias import ImagePyramide
+from modules.geometry import inverse2x2
 from modules.transform import Transform
 
 
@@ -23,8 +24,12 @@ class GeneratorFullModel(nn.Module):
     perceptual weight is non-zero: choosing its weights (ImageNet, random, custom) is the caller's job.
     """
 
-    def __init__(self, kp_extractor, generator, discriminator, train_params, vgg=None):
+    def __init__(self, kp_extractor, generator, discriminator, train_params, vgg=None, shard=(0, 1)):
         super().__init__()
+        # (rank, world_size): under data parallelism every rank draws the equivariance transform of the
+        # whole global batch from identically seeded generators and keeps its own rows, so N processes
+        # draw exactly what one process would on the same global batch. (0, 1) is the reference's draw.
+        self.shard = shard
         self.kp_extractor = kp_extractor
         self.generator = generator
         self.discriminator = discriminator
@@ -76,8 +81,12 @@ class GeneratorFullModel(nn.Module):
                 losses["feature_matching"] = total
 
         if weights["equivariance_value"] + weights["equivariance_jacobian"] != 0:
-            transform = Transform(x["driving"].shape[0], **self.train_params["transform_params"],
+            rank, world = self.shard
+            bs = x["driving"].shape[0]
+            transform = Transform(bs * world, **self.train_params["transform_params"],
                                   align_corners=self.align_corners, device=x["driving"].device)
+            if world > 1:
+                transform = transform.rows(rank * bs, (rank + 1) * bs)
             transformed_frame = transform.transform_frame(x["driving"])
             transformed_kp = self.kp_extractor(transformed_frame)
             generated["transformed_frame"] = transformed_frame
@@ -88,7 +97,7 @@ class GeneratorFullModel(nn.Module):
             if weights["equivariance_jacobian"] != 0:
                 jacobian_transformed = torch.matmul(transform.jacobian(transformed_kp["value"]),
                                                     transformed_kp["jacobian"])
-                value = torch.matmul(torch.inverse(kp_driving["jacobian"]), jacobian_transformed)
+                value = torch.matmul(inverse2x2(kp_driving["jacobian"]), jacobian_transformed)
                 eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
                 losses["equivariance_jacobian"] = weights["equivariance_jacobian"] * torch.abs(eye - value).mean()
         return losses, generated
@@ -99,8 +108,8 @@ class DiscriminatorFullModel(nn.Module):
 
     def __init__(self, kp_extractor, generator, discriminator, train_params):
         super().__init__()
-        self.kp_extractor = kp_extractor
-        self.generator = generator
+        # Only the discriminator is a submodule: the detector and generator get no gradient here, and
+        # leaving them out keeps a DistributedDataParallel wrapper of this model to the discriminator.
         self.discriminator = discriminator
         self.train_params = train_params
         self.scales = _unwrap(discriminator).scales

@@ -3,6 +3,8 @@ import math
 
 import torch
 
+from modules.geometry import inverse2x2
+
 
 def hull_area(points) -> float:
     """Area of the 2-D convex hull of (N, 2) points (monotone chain); 0 for degenerate sets."""
@@ -53,6 +55,6 @@ def normalize_kp(kp_source, kp_driving, kp_driving_initial, adapt_movement_scale
         diff = (kp_driving["value"] - kp_driving_initial["value"]) * scale
         kp_new["value"] = diff + kp_source["value"]
         if use_relative_jacobian:
-            jacobian_diff = torch.matmul(kp_driving["jacobian"], torch.inverse(kp_driving_initial["jacobian"]))
+            jacobian_diff = torch.matmul(kp_driving["jacobian"], inverse2x2(kp_driving_initial["jacobian"]))
             kp_new["jacobian"] = torch.matmul(jacobian_diff, kp_source["jacobian"])
     return kp_new

@@ -1,4 +1,6 @@
 """Random affine + thin-plate-spline warp used by the equivariance losses, with its Jacobian by autograd."""
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +24,15 @@ class Transform:
             self.control_points = make_coordinate_grid((points_tps, points_tps)).unsqueeze(0).to(device)
             self.control_params = torch.normal(
                 mean=0, std=sigma_tps * torch.ones([bs, 1, points_tps**2])).to(device)
+
+    def rows(self, start, stop):
+        """The same transform restricted to batch rows [start, stop) (one rank's share of a global batch)."""
+        part = copy.copy(self)
+        part.theta = self.theta[start:stop]
+        part.bs = stop - start
+        if self.tps:
+            part.control_params = self.control_params[start:stop]
+        return part
 
     def transform_frame(self, frame):
         """Warp a (B, C, H, W) frame: sample it at T(z) for every output pixel z, reflecting at borders."""

@@ -1,0 +1,226 @@
+"""FramesDataset: FOMM's video dataset (train pairs of frames, test whole videos), plus DataLoader seeding.
+
+Layout of `root_dir` (as the original FOMM):
+    root_dir/train/<video>, root_dir/test/<video>   a predefined split, or
+    root_dir/<video>                                 a seeded split (test_fraction, split_seed)
+where each <video> is a folder of frames (named like the video, e.g. `id10001#7w0IBEWc9Qw#000993#001143.mp4/`),
+a video file (.mp4/.gif/.mov/.avi/.webm/.mkv) or a strip image (.png/.jpg, frames side by side).
+
+Items (same keys and shapes as the original):
+    is_train=True:  {'driving': (3,H,W) float32, 'source': (3,H,W) float32, 'name': str}
+    is_train=False: {'video': (3,T,H,W) float32, 'name': str}
+and, for reconstruction without holding whole videos, `iter_video(idx)` streams (3,H,W) frames.
+
+Random draws (which frames, which video of an identity, augmentation) use numpy's global state, so
+`worker_init_fn` gives every DataLoader worker its own stream. Under DDP, torch's DistributedSampler
+splits this dataset (or a DatasetRepeater over it) by __len__/__getitem__, so id_sampling (one item per
+identity) and repeats are respected without anything special.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from PIL import UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from datasets.augmentation import AllAugmentationTransform
+from datasets.sources import SOURCE_KINDS, FrameSource, is_source_path, open_source
+from errors import UserError
+
+log = logging.getLogger(__name__)
+
+LAYOUT_HINT = (
+    "expected root_dir/train/ and root_dir/test/ (or the videos directly in root_dir) holding "
+    "folders of frames, video files (.mp4/.gif/.mov/.avi/.webm/.mkv) or strip images (.png/.jpg)"
+)
+
+# What a broken or unreadable file may raise while being opened; anything else is a bug and propagates.
+_UNREADABLE = (UserError, OSError, ValueError, RuntimeError, EOFError, SyntaxError, UnidentifiedImageError)
+
+
+def identity_of(name: str) -> str:
+    """The identity part of a video name: everything before the first '#' (VoxCeleb naming)."""
+    return os.path.basename(name).split("#")[0]
+
+
+def split_names(names: list[str], test_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Deterministic shuffled train/test split of sorted `names`, like sklearn's train_test_split.
+
+    ceil(test_fraction * n) names go to test, the rest to train. With a single name there is nothing to
+    split: it is used for both (and a warning says so).
+    """
+    names = sorted(names)
+    n = len(names)
+    if not 0.0 <= test_fraction < 1.0:
+        raise UserError(f"dataset_params.test_fraction must be in [0, 1), got {test_fraction}")
+    if n == 1:
+        log.warning("only one video (or identity) %r: using it for both training and testing", names[0])
+        return list(names), list(names)
+    n_test = min(math.ceil(test_fraction * n), n - 1)
+    order = np.random.RandomState(seed).permutation(n)
+    test = sorted(names[i] for i in order[:n_test])
+    train = sorted(names[i] for i in order[n_test:])
+    return train, test
+
+
+def _candidates(folder: str) -> list[str]:
+    """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
+    names, ignored = [], []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("."):
+            continue
+        (names if is_source_path(os.path.join(folder, name)) else ignored).append(name)
+    if ignored:
+        log.warning("ignoring %d entries of %s that are not videos, e.g. %r", len(ignored), folder, ignored[0])
+    return names
+
+
+def _open_checked(path: str, frame_shape) -> FrameSource | None:
+    try:
+        source = open_source(path, frame_shape)
+    except _UNREADABLE as exc:
+        log.warning("skipping unreadable video %s: %s", path, exc)
+        return None
+    if source.num_frames < 2:
+        log.warning("skipping video %s: it has %d frame(s), a dataset video needs at least 2", path, source.num_frames)
+        return None
+    return source
+
+
+class FramesDataset(Dataset):
+    """Videos under root_dir; training items are two frames of one video, test items whole videos.
+
+    Arguments are dataset_params from the YAML: FramesDataset(is_train=..., **dataset_params).
+    random_seed is the original's split seed, kept so old configs load; the split uses split_seed.
+    """
+
+    def __init__(self, root_dir, frame_shape=(256, 256, 3), id_sampling=False, is_train=True,
+                 random_seed=0, pairs_list=None, augmentation_params=None, test_fraction=0.1, split_seed=0):
+        root_dir = str(root_dir)
+        if not os.path.isdir(root_dir):
+            raise UserError(f"dataset root_dir {root_dir} is not a folder; {LAYOUT_HINT}")
+        self.frame_shape = tuple(int(v) for v in frame_shape)
+        self.id_sampling = bool(id_sampling)
+        self.is_train = bool(is_train)
+        self.random_seed = random_seed
+        self.pairs_list = pairs_list
+        split = "train" if self.is_train else "test"
+
+        train_dir, test_dir = os.path.join(root_dir, "train"), os.path.join(root_dir, "test")
+        if os.path.isdir(train_dir) or os.path.isdir(test_dir):
+            self.root_dir = train_dir if self.is_train else test_dir
+            if not os.path.isdir(self.root_dir):
+                raise UserError(f"dataset root_dir {root_dir} has no {split}/ folder; {LAYOUT_HINT}")
+            names = _candidates(self.root_dir)
+        else:
+            self.root_dir = root_dir
+            names = self._seeded_split(_candidates(root_dir), test_fraction, split_seed)
+        if not names:
+            raise UserError(f"no {split} videos found in {self.root_dir}; {LAYOUT_HINT}")
+
+        paths = [os.path.join(self.root_dir, n) for n in names]
+        with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
+            opened = list(pool.map(lambda p: _open_checked(p, self.frame_shape), paths))
+        kept = [(n, s) for n, s in zip(names, opened) if s is not None]
+        if not kept:
+            raise UserError(
+                f"none of the {len(names)} {split} videos in {self.root_dir} is readable with at least 2 "
+                f"frames (see the warnings above); {LAYOUT_HINT}"
+            )
+        self.videos = [n for n, _ in kept]
+        self.sources = [s for _, s in kept]
+
+        if self.is_train and self.id_sampling:
+            by_identity: dict[str, list[int]] = {}
+            for i, name in enumerate(self.videos):
+                by_identity.setdefault(identity_of(name), []).append(i)
+            self.identities = sorted(by_identity)
+            self._identity_videos = [by_identity[k] for k in self.identities]
+
+        self.transform = None
+        if self.is_train and augmentation_params:
+            self.transform = AllAugmentationTransform(**augmentation_params)
+
+    def _seeded_split(self, names: list[str], test_fraction: float, split_seed: int) -> list[str]:
+        """This split's names; with id_sampling whole identities go to one side, so none is in both."""
+        if not names:
+            return []
+        if not self.id_sampling:
+            train, test = split_names(names, test_fraction, split_seed)
+            return train if self.is_train else test
+        train_ids, test_ids = split_names(sorted({identity_of(n) for n in names}), test_fraction, split_seed)
+        keep = set(train_ids if self.is_train else test_ids)
+        return [n for n in names if identity_of(n) in keep]
+
+    def __len__(self) -> int:
+        if self.is_train and self.id_sampling:
+            return len(self.identities)
+        return len(self.videos)
+
+    def _video_index(self, idx: int) -> int:
+        """The video behind item idx: with id_sampling in training, a random video of identity idx."""
+        if not -len(self) <= idx < len(self):
+            raise IndexError(f"item {idx} out of range for a dataset of {len(self)}")
+        idx %= len(self)
+        if self.is_train and self.id_sampling:
+            choices = self._identity_videos[idx]
+            return choices[np.random.randint(len(choices))]
+        return idx
+
+    def __getitem__(self, idx: int) -> dict:
+        vid = self._video_index(idx)
+        source = self.sources[vid]
+        if not self.is_train:
+            frames = list(source.iter())
+            video_array = np.stack(frames).astype(np.float32, copy=False)
+            return {"video": np.ascontiguousarray(video_array.transpose(3, 0, 1, 2)), "name": self.videos[vid]}
+
+        # Two sorted frame indices drawn WITH replacement, as the original: they coincide with
+        # probability 1/num_frames, which then gives a source == driving pair.
+        frame_idx = np.sort(np.random.choice(source.num_frames, replace=True, size=2))
+        frames = source.read(frame_idx)
+        if self.transform is not None:
+            frames = self.transform(frames)
+        return {
+            "driving": np.ascontiguousarray(frames[1].transpose(2, 0, 1), dtype=np.float32),
+            "source": np.ascontiguousarray(frames[0].transpose(2, 0, 1), dtype=np.float32),
+            "name": self.videos[vid],
+        }
+
+    def video_path(self, idx: int) -> str:
+        """Path of video idx (a video index, not an identity, also with id_sampling)."""
+        return self.sources[idx].path
+
+    def source(self, idx: int) -> FrameSource:
+        """The frame source of video idx (num_frames, read, iter)."""
+        return self.sources[idx]
+
+    def iter_video(self, idx: int) -> Iterator[np.ndarray]:
+        """Frames of video idx one at a time as (3,H,W) float32, without holding the whole video."""
+        for frame in self.sources[idx].iter():
+            yield np.ascontiguousarray(frame.transpose(2, 0, 1))
+
+    def __repr__(self) -> str:
+        kinds = {k.__name__: 0 for k in SOURCE_KINDS}
+        for s in self.sources:
+            kinds[type(s).__name__] += 1
+        mode = "train" if self.is_train else "test"
+        return (f"FramesDataset({self.root_dir!r}, {mode}, {len(self.videos)} videos, {len(self)} items, "
+                f"{', '.join(f'{v} {k}' for k, v in kinds.items() if v)})")
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader worker_init_fn: seed numpy and random from torch's per-worker seed (base seed + worker id).
+
+    Without it, forked workers share numpy's state and draw the same frames and augmentations.
+    """
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
