@@ -1,0 +1,23 @@
+"""Numbered run directories (log/00003-train-vox-256) with the full config saved beside the results."""
+import re
+from pathlib import Path
+
+from engine.config import dump_config
+
+
+def next_run_dir(log_dir, kind, config_path) -> Path:
+    """log_dir/<NNNNN>-<kind>-<config stem>: one more than the highest number there; no spaces."""
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for p in log_dir.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(config_path)).stem)
+    return log_dir / f"{max(numbers, default=-1) + 1:05d}-{kind}-{stem}"
+
+
+def prepare_run_dir(run_dir, config) -> Path:
+    run_dir = Path(run_dir)
+    if " " in str(run_dir.name):
+        run_dir = run_dir.with_name(run_dir.name.replace(" ", "_"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(config, run_dir / "config.yaml")
+    return run_dir

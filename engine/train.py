@@ -1,0 +1,337 @@
+"""The FOMM training loop: one device or many (DDP through torchrun), bf16 option, non-finite guard, exact resume."""
+import contextlib
+import logging
+import random
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from datasets import DatasetRepeater, FramesDataset
+from engine import distributed as D
+from engine.build import build_networks
+from engine.checkpoint import load_networks, save_checkpoint
+from engine.perceptual import build_vgg
+from engine.rundir import next_run_dir, prepare_run_dir
+from engine.sampler import EpochOrder, SeededItems
+from engine.train_log import TrainLog, mean_losses
+from errors import UserError
+from modules.model import DiscriminatorFullModel, GeneratorFullModel
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+NAMES = ("generator", "discriminator", "kp_detector")
+
+
+class StopTraining(Exception):
+    """Raised inside the loop by SIGTERM so that the exit checkpoint is written."""
+
+
+def _rng_state():
+    """Every generator's state as tensors and plain values (so the checkpoint loads with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Holds the networks, full models, optimisers and schedulers; `step(batch)` is one training iteration."""
+
+    def __init__(self, config, info: D.DistInfo, vgg=None):
+        self.config = config
+        self.info = info
+        tp = self.tp = config["train_params"]
+        torch.manual_seed(tp["seed"])
+        self.nets = build_networks(config["model_params"])
+        if info.enabled:
+            for _, net in self.nets.items():
+                D.convert_sync_batchnorm(net, info.device)
+        for _, net in self.nets.items():
+            net.to(info.device).train()
+        self.use_gan = tp["loss_weights"]["generator_gan"] != 0
+        n = self.nets
+        self.generator_full = GeneratorFullModel(n.kp_detector, n.generator, n.discriminator if self.use_gan else None,
+                                                 tp, vgg=vgg, shard=(info.rank, info.world_size)).to(info.device)
+        self.discriminator_full = (DiscriminatorFullModel(n.kp_detector, n.generator, n.discriminator, tp)
+                                   .to(info.device) if self.use_gan else None)
+        betas = (0.5, 0.999)
+        self.optimizers = {
+            "generator": torch.optim.Adam(n.generator.parameters(), lr=tp["lr_generator"], betas=betas),
+            "discriminator": torch.optim.Adam(n.discriminator.parameters(), lr=tp["lr_discriminator"], betas=betas),
+            "kp_detector": torch.optim.Adam(n.kp_detector.parameters(), lr=tp["lr_kp_detector"], betas=betas),
+        }
+        self.schedulers = {k: torch.optim.lr_scheduler.MultiStepLR(o, tp["epoch_milestones"], gamma=0.1)
+                           for k, o in self.optimizers.items()}
+        self.gen_step_model, self.disc_step_model = self.generator_full, self.discriminator_full
+        if info.enabled:
+            ids = [info.device.index] if info.device.type == "cuda" else None
+            # The discriminator lives inside the generator's full model only to score its output; its
+            # gradients there are discarded, and its own DDP wrapper below synchronises its real step.
+            DDP._set_params_and_buffers_to_ignore_for_model(
+                self.generator_full, [f"discriminator.{k}" for k in self.generator_full.discriminator.state_dict()]
+                if self.use_gan else [])
+            self.gen_step_model = DDP(self.generator_full, device_ids=ids, broadcast_buffers=False)
+            if self.use_gan:
+                self.disc_step_model = DDP(self.discriminator_full, device_ids=ids, broadcast_buffers=False)
+        self.autocast = (torch.autocast(info.device.type, dtype=torch.bfloat16)
+                         if tp["mixed_precision"] == "bf16" else contextlib.nullcontext())
+        self.step_count = 0
+        self.skipped = 0
+
+    # ---------------------------------------------------------------- one iteration
+    def _finite(self, losses, params) -> bool:
+        ok = all(torch.isfinite(v.detach()).all() for v in losses.values())
+        if ok and params is not None:
+            ok = all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
+        return D.all_true(bool(ok), self.info)
+
+    def _buffers(self):
+        return [b for _, net in self.nets.items() for b in net.buffers() if b.is_floating_point()]
+
+    def _bad_step(self, what, losses):
+        values = {k: float(v.detach().float().mean()) for k, v in losses.items()}
+        if self.tp["nonfinite"] == "stop":
+            raise UserError(f"{what} is not finite at step {self.step_count} ({values}); the last checkpoint is "
+                            "intact: lower the learning rates, or set train_params.nonfinite=skip")
+        self.skipped += 1
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        # The forward of a skipped step already moved BatchNorm running statistics (and spectral-norm
+        # vectors): put them back, so a skipped step leaves no trace.
+        with torch.no_grad():
+            for buf, saved in zip(self._buffers(), self._saved_buffers):
+                buf.copy_(saved)
+        log.warning("skipping step %d: %s is not finite (%s)", self.step_count, what, values)
+
+    def step(self, x):
+        """Generator + keypoint-detector step, then the discriminator step when generator_gan != 0."""
+        x = {k: v.to(self.info.device, non_blocking=True) for k, v in x.items() if torch.is_tensor(v)}
+        opt = self.optimizers
+        if self.tp["nonfinite"] == "skip":
+            self._saved_buffers = [b.detach().clone() for b in self._buffers()]
+        with self.autocast:
+            losses_g, generated = self.gen_step_model(x)
+        loss = sum(v.float().mean() for v in losses_g.values())
+        if not self._finite(losses_g, None):
+            self._bad_step("the generator loss", losses_g)
+            return losses_g, generated
+        loss.backward()
+        trainable = [p for k in ("generator", "kp_detector") for g in opt[k].param_groups for p in g["params"]]
+        if not self._finite({}, trainable):
+            self._bad_step("a generator/keypoint-detector gradient", losses_g)
+            return losses_g, generated
+        opt["generator"].step()
+        opt["generator"].zero_grad(set_to_none=True)
+        opt["kp_detector"].step()
+        opt["kp_detector"].zero_grad(set_to_none=True)
+        losses = dict(losses_g)
+        if self.use_gan:
+            opt["discriminator"].zero_grad(set_to_none=True)
+            with self.autocast:
+                losses_d = self.disc_step_model(x, generated)
+            if self._finite(losses_d, None):
+                sum(v.float().mean() for v in losses_d.values()).backward()
+                disc_params = list(self.nets.discriminator.parameters())
+                if self._finite({}, disc_params):
+                    opt["discriminator"].step()
+                else:
+                    self._bad_step("a discriminator gradient", losses_d)
+            else:
+                self._bad_step("the discriminator loss", losses_d)
+            opt["discriminator"].zero_grad(set_to_none=True)
+            losses.update(losses_d)
+        return losses, generated
+
+    # ---------------------------------------------------------------- state
+    def state(self, epoch_done, steps_per_epoch) -> dict:
+        """Original FOMM checkpoint keys plus ours under 'stillmotion'."""
+        state = {name: getattr(self.nets, name).state_dict() for name in NAMES}
+        state.update({f"optimizer_{k}": o.state_dict() for k, o in self.optimizers.items()})
+        state["epoch"] = epoch_done
+        state["stillmotion"] = {
+            "version": FORMAT_VERSION, "step": self.step_count, "steps_per_epoch": steps_per_epoch,
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rng": _rng_state(), "config": self.config, "world_size": self.info.world_size,
+            "skipped_steps": self.skipped,
+        }
+        return state
+
+    def load(self, path, config_path=None) -> int:
+        """Restore from our checkpoint (exact resume) or an original FOMM one (weights + optimisers); returns step."""
+        state = load_networks(path, self.nets, config_path=config_path,
+                              require=("kp_detector", "generator"))
+        for k, o in self.optimizers.items():
+            if f"optimizer_{k}" in state:
+                o.load_state_dict(state[f"optimizer_{k}"])
+        ours = state.get("stillmotion")
+        if ours is None:
+            return None, int(state.get("epoch", -1)) + 1
+        for k, s in self.schedulers.items():
+            s.load_state_dict(ours["schedulers"][k])
+        self.step_count = int(ours["step"])
+        self.skipped = int(ours.get("skipped_steps", 0))
+        _set_rng_state(ours["rng"])
+        return ours, None
+
+
+def _make_loader(config, info, seed):
+    dp = config["dataset_params"]
+    tp = config["train_params"]
+    dataset = FramesDataset(is_train=True, **dp)
+    if tp["num_repeats"] > 1:
+        dataset = DatasetRepeater(dataset, tp["num_repeats"])
+    if tp["batch_size"] % info.world_size:
+        raise UserError(f"train_params.batch_size {tp['batch_size']} must be divisible by the "
+                        f"{info.world_size} processes (it is the global batch)")
+    if len(dataset) < tp["batch_size"]:
+        raise UserError(f"the training set has {len(dataset)} items (after num_repeats), fewer than one batch of "
+                        f"{tp['batch_size']}; raise train_params.num_repeats or lower train_params.batch_size")
+    sampler = EpochOrder(len(dataset), tp["batch_size"], info.rank, info.world_size, seed)
+    loader = DataLoader(SeededItems(dataset), batch_size=tp["batch_size"] // info.world_size, sampler=sampler,
+                        num_workers=tp["num_workers"], pin_memory=info.device.type == "cuda",
+                        generator=torch.Generator(), persistent_workers=False)
+    return loader, sampler
+
+
+def train(config, args):
+    """Entry point of `run.py --mode train`."""
+    info = D.setup(getattr(args, "device", "auto"))
+    try:
+        return _train(config, args, info)
+    finally:
+        D.cleanup()
+
+
+def _train(config, args, info):
+    tp = config["train_params"]
+    logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
+    vgg, vgg_line = build_vgg(tp, seed=tp["seed"])
+    trainer = Trainer(config, info, vgg=vgg)
+    loader, sampler = _make_loader(config, info, tp["seed"])
+    spe = sampler.batches_per_epoch
+
+    start_step = 0
+    if args.checkpoint:
+        ours, start_epoch = trainer.load(args.checkpoint, config_path=args.config)
+        if ours is not None:
+            start_step = trainer.step_count
+            if ours.get("steps_per_epoch") not in (None, spe):
+                log.warning("resuming with %d steps per epoch (checkpoint had %s): the data order differs",
+                            spe, ours.get("steps_per_epoch"))
+        else:  # original FOMM checkpoint: continue after its finished epoch (the original repeated it)
+            start_step = start_epoch * spe
+            trainer.step_count = start_step
+            with warnings.catch_warnings():  # stepping schedulers with no optimiser step is intended here
+                warnings.simplefilter("ignore", UserWarning)
+                for s in trainer.schedulers.values():
+                    for _ in range(start_epoch):
+                        s.step()
+
+    run_dir = args.run_dir
+    if run_dir is None and args.checkpoint and start_step > 0 and Path(args.checkpoint).parent.joinpath(
+            "config.yaml").exists():
+        run_dir = str(Path(args.checkpoint).parent)
+    if run_dir is None:
+        run_dir = str(next_run_dir(args.log_dir, "train", args.config)) if info.is_main else None
+        run_dir = D.broadcast_object(run_dir, info)
+    run_dir = Path(run_dir)
+    if info.is_main:
+        prepare_run_dir(run_dir, config)
+        for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
+            stale.unlink()
+    D.barrier(info)
+
+    num_epochs = tp["num_epochs"]
+    total = num_epochs * spe if tp["max_steps"] is None else min(tp["max_steps"], num_epochs * spe)
+    tlog = TrainLog(run_dir, enabled=info.is_main)
+    if info.is_main:
+        log.info("run directory: %s", run_dir)
+        log.info("%s", vgg_line)
+        log.info("device %s x %d process(es), global batch %d, %d steps/epoch, %d steps in all%s",
+                 info.device, info.world_size, tp["batch_size"], spe, total,
+                 f", resuming at step {start_step}" if start_step else "")
+        tlog.text("config", f"```\n{config}\n```")
+
+    def save(name):
+        if info.is_main:
+            epoch_done = trainer.step_count // spe - 1
+            state = trainer.state(epoch_done, spe)
+            save_checkpoint(run_dir / name, state)
+            save_checkpoint(run_dir / "last-checkpoint.pth.tar", state)
+        D.barrier(info)
+
+    def on_sigterm(signum, frame):
+        raise StopTraining()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    bar = tqdm(total=total, initial=start_step, disable=not info.is_main, dynamic_ncols=True, file=sys.stdout)
+    saved_at = start_step
+    try:
+        t0, n0 = time.time(), trainer.step_count
+        while trainer.step_count < total:
+            epoch, offset = divmod(trainer.step_count, spe)
+            sampler.set_epoch(epoch, offset)
+            for batch in loader:
+                losses, generated = trainer.step(batch)
+                trainer.step_count += 1
+                bar.update(1)
+                step = trainer.step_count
+                if info.is_main and (step % tp["log_freq"] == 0 or step == total):
+                    values = mean_losses(losses)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+                    rate = (step - n0) * tp["batch_size"] / max(time.time() - t0, 1e-9)
+                    t0, n0 = time.time(), step
+                    scalars = {f"loss/{k}": v for k, v in values.items()}
+                    scalars.update({f"lr/{k}": s.get_last_lr()[0] for k, s in trainer.schedulers.items()})
+                    scalars["perf/samples_per_sec"] = rate
+                    scalars["loss/total_generator"] = sum(v for k, v in values.items() if k != "disc_gan")
+                    tlog.scalars(step, scalars)
+                if info.is_main and step % tp["image_freq"] == 0:
+                    tlog.images(step, batch, generated, config.get("visualizer_params", {}).get("kp_size", 2))
+                if step >= total:
+                    break
+            if trainer.step_count % spe == 0 and trainer.step_count // spe > epoch:
+                for s in trainer.schedulers.values():
+                    s.step()
+                if (epoch + 1) % tp["checkpoint_freq"] == 0:
+                    save(f"{epoch:08d}-checkpoint.pth.tar")
+                    saved_at = trainer.step_count
+    except (KeyboardInterrupt, StopTraining):
+        if info.is_main:
+            bar.close()
+            log.warning("interrupted at step %d: writing the exit checkpoint", trainer.step_count)
+        if trainer.step_count != saved_at:
+            save("last-checkpoint.pth.tar")
+        raise KeyboardInterrupt from None
+    finally:
+        bar.close()
+        tlog.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if trainer.step_count != saved_at:
+        save("last-checkpoint.pth.tar")
+    if info.is_main:
+        log.info("done: %d steps (%d skipped); checkpoints in %s", trainer.step_count, trainer.skipped, run_dir)
+    return run_dir

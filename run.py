@@ -1,0 +1,69 @@
+"""Command line for training, reconstruction evaluation and pair animation on a dataset (thin: parse, load, dispatch).
+
+  python run.py --config config/vox-256.yaml                         # train (one device)
+  torchrun --nproc_per_node=4 run.py --config config/vox-256.yaml    # train on 4 GPUs (DDP)
+  python run.py --mode reconstruction --config C --checkpoint CKPT   # reconstruct test videos + metrics
+  python run.py --mode animate --config C --checkpoint CKPT          # animate dataset pairs
+Any config key can be overridden: --set dataset_params.root_dir=/data/x --set train_params.num_epochs=3
+"""
+import argparse
+import sys
+
+from errors import UserError
+
+MODES = ("train", "reconstruction", "animate")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config (original FOMM keys)")
+    p.add_argument("--mode", default="train", choices=MODES)
+    p.add_argument("--checkpoint", default=None,
+                   help="train: resume from it (ours) or start from its weights (original FOMM format); "
+                        "reconstruction/animate: the model to evaluate")
+    p.add_argument("--log_dir", default="log", help="parent folder of run directories (default: log)")
+    p.add_argument("--run_dir", default=None, help="exact run directory to use instead of a new numbered one")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (dotted), repeatable")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--num_videos", type=int, default=None,
+                   help="reconstruction: how many test videos (same as --set reconstruction_params.num_videos=N)")
+    p.add_argument("--baseline_checkpoint", default=None,
+                   help="reconstruction: a second checkpoint evaluated in the same table")
+    p.add_argument("--visualize", action="store_true", help="reconstruction/animate: also write side-by-side videos")
+    p.add_argument("--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        from engine.config import load_config
+
+        overrides = list(args.overrides)
+        if args.num_videos is not None:
+            overrides.append(f"reconstruction_params.num_videos={args.num_videos}")
+        config = load_config(args.config, overrides)
+        if args.mode == "train":
+            from engine.train import train
+
+            train(config, args)
+        elif args.mode == "reconstruction":
+            from engine.reconstruction import run_reconstruction
+
+            run_reconstruction(config, args)
+        else:
+            from engine.animate_pairs import run_animate
+
+            run_animate(config, args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

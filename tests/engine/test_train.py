@@ -1,0 +1,195 @@
+"""Training engine: it trains, resumes exactly, survives a kill mid-checkpoint, guards non-finite steps."""
+import os
+import subprocess
+import sys
+import textwrap
+from argparse import Namespace
+
+import pytest
+import torch
+
+from engine.checkpoint import read_checkpoint
+from engine.train import train
+from errors import UserError
+from tests.conftest import ROOT
+from tests.engine.conftest import small_config
+
+
+def args_for(run_dir, checkpoint=None):
+    return Namespace(device="cpu", checkpoint=checkpoint, run_dir=str(run_dir), log_dir=str(run_dir.parent),
+                     config=str(ROOT / "config/golden-64.yaml"))
+
+
+def assert_same_state(a, b):
+    for name in ("generator", "kp_detector", "discriminator"):
+        for k, v in a[name].items():
+            assert torch.equal(v, b[name][k]), f"{name}.{k} differs"
+    for name in ("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator"):
+        sa, sb = a[name]["state"], b[name]["state"]
+        assert sa.keys() == sb.keys()
+        for i in sa:
+            for k in sa[i]:
+                assert torch.equal(torch.as_tensor(sa[i][k]), torch.as_tensor(sb[i][k])), f"{name}[{i}].{k} differs"
+
+
+def test_training_writes_original_format_checkpoints_and_logs(tiny_dataset, tmp_path):
+    cfg = small_config(tiny_dataset)
+    run_dir = train(cfg, args_for(tmp_path / "run"))
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert "00000000-checkpoint.pth.tar" in names and "00000001-checkpoint.pth.tar" in names
+    assert "last-checkpoint.pth.tar" in names and "config.yaml" in names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")
+    for key in ("generator", "kp_detector", "discriminator", "optimizer_generator", "optimizer_kp_detector",
+                "optimizer_discriminator", "epoch"):
+        assert key in state
+    assert state["epoch"] == 1  # last finished epoch, 0-based, as the original writes it
+    ours = state["stillmotion"]
+    assert ours["step"] == 6 and ours["steps_per_epoch"] == 3  # 3 videos x 2 repeats / batch 2
+    assert ours["config"]["train_params"]["batch_size"] == 2
+
+
+def test_resume_is_exact(tiny_dataset, tmp_path):
+    cfg = small_config(tiny_dataset, **{"train_params.num_epochs": 2})
+    full = train(cfg, args_for(tmp_path / "full"))
+    half_cfg = small_config(tiny_dataset, **{"train_params.num_epochs": 2, "train_params.max_steps": 4})
+    first = train(half_cfg, args_for(tmp_path / "half"))
+    assert read_checkpoint(first / "last-checkpoint.pth.tar")["stillmotion"]["step"] == 4  # mid-epoch stop
+    second = train(cfg, args_for(tmp_path / "half", checkpoint=str(first / "last-checkpoint.pth.tar")))
+    a = read_checkpoint(full / "last-checkpoint.pth.tar")
+    b = read_checkpoint(second / "last-checkpoint.pth.tar")
+    assert b["stillmotion"]["step"] == a["stillmotion"]["step"] == 6
+    assert_same_state(a, b)
+    for k in a["stillmotion"]["schedulers"]:
+        assert a["stillmotion"]["schedulers"][k]["last_epoch"] == b["stillmotion"]["schedulers"][k]["last_epoch"]
+
+
+def test_resume_from_original_format_starts_after_its_epoch(tiny_dataset, tmp_path):
+    cfg = small_config(tiny_dataset, **{"train_params.num_epochs": 1})
+    run = train(cfg, args_for(tmp_path / "a"))
+    state = read_checkpoint(run / "last-checkpoint.pth.tar")
+    original = {k: v for k, v in state.items() if k != "stillmotion"}  # what the original tools write
+    torch.save(original, tmp_path / "fomm.pth.tar")
+    cfg2 = small_config(tiny_dataset, **{"train_params.num_epochs": 2})
+    run2 = train(cfg2, args_for(tmp_path / "b", checkpoint=str(tmp_path / "fomm.pth.tar")))
+    resumed = read_checkpoint(run2 / "last-checkpoint.pth.tar")
+    assert resumed["stillmotion"]["step"] == 6  # epoch 0 was not repeated: only epoch 1 (3 steps) ran
+    assert resumed["epoch"] == 1
+
+
+def test_kill_during_checkpoint_write_keeps_previous_checkpoint(tiny_dataset, tmp_path):
+    run_dir = tmp_path / "killed"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import torch, engine.checkpoint as ck
+        from argparse import Namespace
+        from tests.engine.conftest import small_config
+        from engine.train import train
+        real_save, calls = torch.save, []
+        def dying_save(obj, f, *a, **k):
+            calls.append(1)
+            if len(calls) == 3:  # the second epoch's checkpoint: write part of it, then die
+                f.write(b"partial" * 1000); f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_save(obj, f, *a, **k)
+        ck.torch.save = dying_save
+        cfg = small_config({str(tiny_dataset)!r})
+        train(cfg, Namespace(device="cpu", checkpoint=None, run_dir={str(run_dir)!r},
+                             log_dir={str(tmp_path)!r}, config="config/golden-64.yaml"))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")  # still the complete epoch-0 checkpoint
+    assert state["stillmotion"]["step"] == 3
+    assert read_checkpoint(run_dir / "00000000-checkpoint.pth.tar")["epoch"] == 0
+    assert not (run_dir / "00000001-checkpoint.pth.tar").exists()
+    # a new run in that directory clears the dead write's temporary file
+    assert any(p.name.endswith(".tmp") for p in run_dir.iterdir())
+    train(small_config(tiny_dataset), args_for(run_dir, checkpoint=str(run_dir / "last-checkpoint.pth.tar")))
+    assert not any(p.name.endswith(".tmp") for p in run_dir.iterdir())
+
+
+def test_nonfinite_loss_stops_with_a_clear_error_or_skips(tiny_dataset, tmp_path, monkeypatch):
+    import engine.train as T
+
+    real = T.Trainer.step
+
+    def poisoned(self, batch):
+        batch = dict(batch, driving=batch["driving"] * float("nan"))
+        return real(self, batch)
+
+    monkeypatch.setattr(T.Trainer, "step", poisoned)
+    with pytest.raises(UserError, match="not finite at step 0.*nonfinite=skip"):
+        train(small_config(tiny_dataset), args_for(tmp_path / "stop"))
+    run = train(small_config(tiny_dataset, **{"train_params.nonfinite": "skip", "train_params.num_epochs": 1}),
+                args_for(tmp_path / "skip"))
+    state = read_checkpoint(run / "last-checkpoint.pth.tar")
+    assert state["stillmotion"]["skipped_steps"] == 3
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_imagenet_vgg_is_required_unless_random_is_asked(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    with pytest.raises(UserError, match="ImageNet VGG19 weights.*vgg19-dcbb9e9d.pth.*'random'"):
+        train(small_config(tiny_dataset, **{"train_params.vgg_weights": "imagenet"}), args_for(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
+
+
+def test_imagenet_vgg_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
+    from torchvision.models import vgg19
+
+    from engine.perceptual import build_vgg
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(5)
+    reference = vgg19(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth")
+    params = {"loss_weights": {"perceptual": [10] * 5}, "vgg_weights": "imagenet"}
+    vgg, line = build_vgg(params)
+    assert "ImageNet" in line and str(tmp_path) in line
+    assert torch.equal(vgg.slices[0][0].weight, reference.features[0].weight)
+
+
+@pytest.mark.skipif(os.environ.get("STILLMOTION_SKIP_DDP") == "1", reason="DDP test disabled by env")
+def test_two_process_ddp_matches_one_process(tiny_dataset, tmp_path):
+    worker = ROOT / "tests" / "engine" / "ddp_worker.py"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    single = subprocess.run([sys.executable, str(worker), str(tiny_dataset), str(tmp_path / "single")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                            str(worker), str(tiny_dataset), str(tmp_path / "multi")],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert multi.returncode == 0, multi.stderr[-3000:]
+    one = torch.load(tmp_path / "single" / "rank0.pt", weights_only=True)
+    r0 = torch.load(tmp_path / "multi" / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "multi" / "rank1.pt", weights_only=True)
+    assert one["steps"] == r0["steps"] == r1["steps"] == 3
+    for k in one["params"]:
+        assert torch.equal(r0["params"][k], r1["params"][k]), f"{k} differs between ranks"
+    # Same global batches and transform draws, so the all-reduced gradients of the first step match the
+    # one-process gradients up to floating-point reduction order. Gradients that are mathematically zero
+    # are pure rounding noise and are skipped by structure: a conv bias feeding a norm layer (the norm
+    # removes it), and the heatmap bias under the spatial softmax. (Parameters after several Adam steps
+    # are not compared: Adam's first steps are about lr * sign(grad), which turns that noise into
+    # lr-sized moves.)
+    def structurally_zero(name, names):
+        if name.endswith("conv.bias"):
+            return name[: -len("conv.bias")] + "norm.weight" in names
+        return name.endswith("conv1.bias") or name == "kp.bias"
+
+    checked = 0
+    for net, grads in one["grads"].items():
+        for k, g in grads.items():
+            g2 = r0["grads"][net][k]
+            assert torch.equal(g2, r1["grads"][net][k]), f"{net}.{k}: rank gradients differ"
+            if structurally_zero(k, grads):
+                continue
+            rel = ((g - g2).norm() / g.norm()).item()
+            assert rel < 1e-3, f"{net}.{k}: relative gradient difference {rel:.2e}"
+            checked += 1
+    assert checked > 50
+    moved = max((one["params"][k] - one["initial"][k]).abs().max().item() for k in one["params"])
+    assert moved > 1e-3  # training really changed the weights
