@@ -115,7 +115,7 @@ SCHEMA = {
         }, True, None),
         # ours from here on
         "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", or a path to a .pth file
-        "mixed_precision": (str, False, "no", ("no", "bf16")),
+        "mixed_precision": (str, False, "fp32", ("fp32", "bf16")),
         "nonfinite": (str, False, "stop", ("stop", "skip")),  # what to do on a NaN/inf loss
         "seed": (int, False, 0),
         "num_workers": (int, False, 2),

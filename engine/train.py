@@ -265,7 +265,7 @@ def _train(config, args, info):
 
     num_epochs = tp["num_epochs"]
     total = num_epochs * spe if tp["max_steps"] is None else min(tp["max_steps"], num_epochs * spe)
-    tlog = TrainLog(run_dir, enabled=info.is_main)
+    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"))
     if info.is_main:
         log.info("run directory: %s", run_dir)
         log.info("%s", vgg_line)
@@ -309,12 +309,14 @@ def _train(config, args, info):
                     scalars["loss/total_generator"] = sum(v for k, v in values.items() if k != "disc_gan")
                     tlog.scalars(step, scalars)
                 if info.is_main and step % tp["image_freq"] == 0:
-                    tlog.images(step, batch, generated, config.get("visualizer_params", {}).get("kp_size", 2))
+                    tlog.images(step, batch, generated)
                 if step >= total:
                     break
             if trainer.step_count % spe == 0 and trainer.step_count // spe > epoch:
-                for s in trainer.schedulers.values():
-                    s.step()
+                with warnings.catch_warnings():  # an optimiser that never stepped (no GAN) is fine
+                    warnings.simplefilter("ignore", UserWarning)
+                    for s in trainer.schedulers.values():
+                        s.step()
                 if (epoch + 1) % tp["checkpoint_freq"] == 0:
                     save(f"{epoch:08d}-checkpoint.pth.tar")
                     saved_at = trainer.step_count

@@ -202,7 +202,7 @@ def test_missing_optional_keys_get_defaults(tmp_path):
                                            "crop_param": None, "jitter_param": None}
     assert (data["test_fraction"], data["split_seed"]) == (0.1, 0)
     assert (train["num_repeats"], train["epoch_milestones"], train["checkpoint_freq"]) == (1, [], 50)
-    assert (train["vgg_weights"], train["mixed_precision"], train["nonfinite"]) == ("imagenet", "no", "stop")
+    assert (train["vgg_weights"], train["mixed_precision"], train["nonfinite"]) == ("imagenet", "fp32", "stop")
     assert (train["seed"], train["num_workers"], train["log_freq"], train["image_freq"],
             train["max_steps"]) == (0, 2, 50, 500, None)
     assert cfg["model_params"]["discriminator_params"]["sn"] is False
@@ -270,7 +270,7 @@ def test_misspelt_key_names_the_key_and_the_fix(tmp_path):
     ("model_params.common_params.estimate_jacobian", 1, "must be a bool"),
     ("train_params.scales", [1, "half"], "'train_params.scales' must be a list of numbers"),
     ("model_params.generator_params", 3, "'model_params.generator_params' must be a mapping, got int 3"),
-    ("train_params.mixed_precision", "fp16", "'train_params.mixed_precision' must be one of 'no', 'bf16'"),
+    ("train_params.mixed_precision", "fp16", "'train_params.mixed_precision' must be one of 'fp32', 'bf16'"),
     ("train_params.nonfinite", "ignore", "'train_params.nonfinite' must be one of 'stop', 'skip'"),
     ("train_params.num_epochs", None, "'train_params.num_epochs' must be an int, got null"),
 ])
@@ -353,7 +353,7 @@ def test_unknown_override_lists_close_matches(tmp_path):
     ("train_params.scales=[1, 0.5", "bad override 'train_params.scales=[1, 0.5': the value is not valid"),
     ("train_params.batch_size=40x", "'train_params.batch_size' must be an int, got str '40x' "
                                     "(set by override 'train_params.batch_size=40x')"),
-    ("train_params.mixed_precision=fp16", "must be one of 'no', 'bf16'"),
+    ("train_params.mixed_precision=fp16", "must be one of 'fp32', 'bf16'"),
 ])
 def test_bad_override_is_an_error(override, expected):
     assert expected in error_of(CONFIG / "vox-256.yaml", [override])

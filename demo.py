@@ -1,0 +1,314 @@
+"""Command line for animating a photo with a driving video (thin: parse, check the inputs, wire Animator to video I/O).
+
+  python demo.py --source photo.jpg --driving video.mp4                 # -> result.mp4, audio kept
+  python demo.py --source photo.jpg --driving video.mp4 --crop          # animate the face, paste it back
+  python demo.py --config config/vox-256.yaml --checkpoint vox-cpk.pth.tar --find_best_frame ...
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from errors import UserError
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-64.pth.tar"
+DEFAULT_SOURCE = "data/source.jpg"
+DEFAULT_DRIVING = "data/driving.mp4"
+LANDMARK_SIZE = 256  # --find_best_frame compares landmarks on 256x256 images, as the original
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default=None, help=f"source photo (default: {DEFAULT_SOURCE})")
+    p.add_argument("--driving", default=None, help=f"driving video (default: {DEFAULT_DRIVING})")
+    p.add_argument("--result_video", default="result.mp4", help="output video (default: result.mp4)")
+    p.add_argument("--checkpoint", default=None, help=f"model weights (default: the bundled {DEFAULT_CHECKPOINT})")
+    p.add_argument("--config", default=None,
+                   help="YAML config (default: the one stored in the checkpoint; needed for published FOMM weights)")
+    motion = p.add_mutually_exclusive_group()
+    motion.add_argument("--relative", dest="relative", action="store_true", default=True,
+                        help="transfer the driving motion relative to its initial frame (default)")
+    motion.add_argument("--absolute", dest="relative", action="store_false",
+                        help="use the driving keypoints as they are")
+    p.add_argument("--adapt_scale", dest="adapt_scale", action="store_true", default=True,
+                   help="scale the motion by the ratio of keypoint hull sizes (default)")
+    p.add_argument("--no_adapt_scale", dest="adapt_scale", action="store_false")
+    best = p.add_mutually_exclusive_group()
+    best.add_argument("--find_best_frame", action="store_true",
+                      help="start from the driving frame whose face pose is closest to the source's")
+    best.add_argument("--best_frame", type=int, default=None, metavar="N", help="start from driving frame N")
+    p.add_argument("--crop", action="store_true",
+                   help="animate a square crop around the face and paste it back into the full photo")
+    p.add_argument("--crop_scale", type=float, default=1.8, help="crop box side / face box side (default 1.8)")
+    p.add_argument("--track_every", type=int, default=0, metavar="N",
+                   help="--crop: detect the driving face again every N frames (default 0: first frame only)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
+    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the driving video's)")
+    p.add_argument("--size", type=int, default=None,
+                   help="output side in pixels without --crop (default: the model's frame size)")
+    p.add_argument("--visualize", action="store_true",
+                   help="write source | driving | result side by side, keypoints drawn")
+    p.add_argument("--bf16", action="store_true", help="run the networks in bfloat16 (autocast)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (slow start)")
+    p.add_argument("--stages", default=None, metavar="NAMES",
+                   help="post-processing stages to apply, comma separated (e.g. dream,style)")
+    return p.parse_args(argv)
+
+
+def _default(path: str | None, default: str) -> str:
+    return path if path is not None else str(ROOT / default)
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = width < image.shape[1] or height < image.shape[0]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def _kp_in_image(kp: np.ndarray, box, shape) -> np.ndarray:
+    """Keypoints given in [-1, 1] over a crop `box` of an image, expressed in [-1, 1] over the whole image."""
+    x0, y0, x1, y1 = box
+    height, width = shape[:2]
+    x = x0 + (kp[:, 0] + 1) / 2 * (x1 - x0)
+    y = y0 + (kp[:, 1] + 1) / 2 * (y1 - y0)
+    return np.stack([x / width * 2 - 1, y / height * 2 - 1], axis=1)
+
+
+def _stages_hook(names: str | None):
+    """The stages pipeline's apply_stages and the stage names, or (None, []) when no stages were asked for."""
+    if not names:
+        return None, []
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        return None, []
+    if importlib.util.find_spec("stages.pipeline") is None:
+        raise UserError("stages are not available in this installation (stages/pipeline.py is missing); "
+                        "drop --stages")
+    from stages.pipeline import apply_stages
+    from stages.registry import parse_stage_list
+
+    return apply_stages, parse_stage_list(wanted)
+
+
+class Demo:
+    """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
+
+    def __init__(self, args):
+        from engine.animate import Animator, FaceFollower, source_face_box
+        from video import VideoWriter, load_image, probe
+
+        self.args = args
+        self.source_path = _default(args.source, DEFAULT_SOURCE)
+        self.driving_path = _default(args.driving, DEFAULT_DRIVING)
+        if args.batch_size < 1:
+            raise UserError(f"--batch_size must be at least 1, got {args.batch_size}")
+        if args.size is not None and args.size < 8:
+            raise UserError(f"--size must be at least 8 pixels, got {args.size}")
+        if args.crop_scale < 1:
+            raise UserError(f"--crop_scale must be at least 1, got {args.crop_scale}")
+        self.source_image = load_image(self.source_path)
+        self.info = probe(self.driving_path)
+        if self.info.num_frames < 1:
+            raise UserError(f"video {self.driving_path} has no frames; pass another driving video")
+        if args.best_frame is not None and not 0 <= args.best_frame < self.info.num_frames:
+            raise UserError(f"--best_frame {args.best_frame} is outside the driving video's "
+                            f"{self.info.num_frames} frames (0..{self.info.num_frames - 1})")
+        self.fps = args.fps if args.fps is not None else self.info.fps
+        # validates the output folder, extension and fps; creates nothing before the first frame
+        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path)
+        self.apply_stages, self.stage_names = _stages_hook(args.stages)
+
+        self.model = self._load_model()
+        self.animator = Animator(self.model, relative=args.relative, adapt_scale=args.adapt_scale,
+                                 relative_jacobian=args.relative, batch_size=args.batch_size,
+                                 dtype="bf16" if args.bf16 else "fp32", channels_last=True, compile=args.compile)
+        self.model_h, self.model_w = self.animator.frame_shape
+        print(f"device: {self.model.device} ({self.animator.dtype}), model {self.model.checkpoint} at "
+              f"{self.model_w}x{self.model_h}")
+
+        self.backend = None
+        if args.crop or args.find_best_frame:
+            from faces import get_backend
+
+            self.backend = get_backend("auto", landmarks=args.find_best_frame)
+            print(self.backend.describe())
+        self.source_box = None
+        if args.crop:
+            self.source_box = source_face_box(self.source_image, self.backend, args.crop_scale,
+                                              name=f"the source image {self.source_path}")
+            self.follower = FaceFollower(self.backend, scale=args.crop_scale, every=args.track_every)
+        self.out_size = (self.source_image.shape[1], self.source_image.shape[0]) if args.crop else \
+            (args.size or self.model_w, args.size or self.model_h)
+
+    def _load_model(self):
+        from engine.inference import load_model
+
+        args = self.args
+        checkpoint = args.checkpoint
+        if checkpoint is None:
+            checkpoint = str(ROOT / DEFAULT_CHECKPOINT)
+            if not os.path.isfile(checkpoint):
+                raise UserError(f"the bundled model {DEFAULT_CHECKPOINT} is not here; pass --checkpoint PATH "
+                                "(with --config for a published FOMM checkpoint such as vox-cpk.pth.tar)")
+        return load_model(checkpoint, config_path=args.config, device=args.device)
+
+    # ------------------------------------------------------------------ driving frames
+
+    def driving(self, crop_size: int | None = None):
+        """(frame as decoded or None, model input, crop box or None) for every driving frame, in order.
+
+        Without --crop, ffmpeg scales the frames to the model's size (the original stretches them too).
+        crop_size overrides the model input size (used for the landmark pass of --find_best_frame).
+        """
+        from faces.crop import crop_resize
+        from video import iter_frames
+
+        if not self.args.crop:
+            side = crop_size or None
+            size = (side, side) if side else (self.model_w, self.model_h)
+            for frame in iter_frames(self.driving_path, size=size):
+                yield None, frame, None
+            return
+        side = crop_size or self.model_h
+        for frame, box in self.follower.follow(iter_frames(self.driving_path),
+                                               source_name=f"the driving video {self.driving_path}"):
+            yield frame, crop_resize(frame, box, side), box
+
+    def source_input(self, side: int | None = None) -> np.ndarray:
+        """The source as the model sees it (side: the landmark pass's size instead of the model's)."""
+        from datasets.sources import fit_frame
+        from faces.crop import crop_resize
+
+        if self.args.crop:
+            return crop_resize(self.source_image, self.source_box, side or self.model_h)
+        return fit_frame(self.source_image, (side or self.model_h, side or self.model_w))
+
+    def initial(self):
+        """The start frame's keypoints for relative motion (None: the first frame), after --find_best_frame."""
+        from engine.animate import best_frame
+        from video import read_frames
+
+        args = self.args
+        if args.find_best_frame:
+            inputs = (model_input for _, model_input, _ in self.driving(crop_size=LANDMARK_SIZE))
+            index = best_frame(self.source_input(LANDMARK_SIZE), inputs, self.backend, size=LANDMARK_SIZE)
+        elif args.best_frame is not None:
+            index = args.best_frame
+        else:
+            return None
+        print(f"start frame: {index}")
+        if not args.crop:
+            frame = read_frames(self.driving_path, [index], size=(self.model_w, self.model_h))[0]
+            return self.animator.initial_keypoints(frame)
+        for position, (_, model_input, _) in enumerate(self.driving()):
+            if position == index:
+                return self.animator.initial_keypoints(model_input)
+        raise UserError(f"driving frame {index} could not be read from {self.driving_path}")
+
+    # ------------------------------------------------------------------ output frames
+
+    def run(self) -> None:
+        from tqdm import tqdm
+
+        from engine.visualize import Visualizer
+
+        args = self.args
+        initial = self.initial()
+        source = self.source_input()
+        self.animator.set_source(source)
+        source_kp = self.animator.source_kp_array
+        inputs = collections.deque()  # each driving frame's (frame, model input, box) until its result is out
+        pending = collections.deque()  # what --visualize needs of each result, until the stages return it
+        motions = collections.deque()  # each result's motion, for the stages' 'motion' flow
+
+        def driving_inputs():
+            for frame, model_input, box in self.driving():
+                inputs.append((frame, model_input, box))
+                yield model_input
+
+        def results():
+            for animated in self.animator.run(driving_inputs(), initial=initial,
+                                              return_motion=self.apply_stages is not None):
+                frame, model_input, box = inputs.popleft()
+                if args.crop:
+                    image = _paste(self.source_image, animated.image, self.source_box)
+                else:
+                    image = _resize(animated.image, *self.out_size)
+                    if self.apply_stages is not None:
+                        motions.append(animated)
+                if args.visualize:
+                    pending.append((animated, frame, model_input, box))
+                yield image
+
+        frames = results()
+        if self.apply_stages is not None:
+            # the animation's motion maps the model's frame onto the source: it fits the output only
+            # without --crop (with it, the stages estimate optical flow on the pasted frames instead)
+            frames = self.apply_stages(frames, self.stage_names, self.model.config.get("stages_params", {}),
+                                       device=self.model.device, report=print,
+                                       motions=None if args.crop else iter(motions.popleft, None))
+        params = dict(self.model.config.get("visualizer_params", {}))
+        if args.visualize:  # keypoint discs sized for the panels (the config's size is for 256 pixels)
+            scale = max(1.0, self.out_size[1] / max(self.model_h, 256))
+            params["kp_size"] = max(1, round(params.get("kp_size", 5) * scale))
+        visualizer = Visualizer(**params)
+        frames = iter(frames)
+        first = next(frames, None)  # the first batch: face and stage problems surface before the bar
+        if first is None:
+            raise UserError(f"video {self.driving_path} gave no frames; pass another driving video")
+        bar = tqdm(total=self.info.num_frames, unit="frame", desc="animating", dynamic_ncols=True)
+        with self.writer as writer, bar:
+            for image in itertools.chain([first], frames):
+                if args.visualize:
+                    image = self._visualize(visualizer, image, source, source_kp, *pending.popleft())
+                writer.write(image)
+                bar.update(1)
+        print(f"wrote {writer.num_frames} frames at {float(writer.fps):.3f} fps to {args.result_video}")
+
+    def _visualize(self, visualizer, image, source, source_kp, animated, frame, model_input, box):
+        height, width = image.shape[:2]
+        if not self.args.crop:
+            columns = [(_resize(source, width, height), source_kp),
+                       (_resize(model_input.astype(np.float32) / 255, width, height), animated.kp_driving),
+                       (image, animated.kp)]
+            return visualizer.row(columns)
+        frame_width = max(1, round(frame.shape[1] * height / frame.shape[0]))
+        columns = [(self.source_image, _kp_in_image(source_kp, self.source_box, self.source_image.shape)),
+                   (_resize(frame.astype(np.float32) / 255, frame_width, height),
+                    _kp_in_image(animated.kp_driving, box, frame.shape)),
+                   (image, _kp_in_image(animated.kp, self.source_box, self.source_image.shape))]
+        return visualizer.row(columns)
+
+
+def _paste(photo: np.ndarray, face: np.ndarray, box) -> np.ndarray:
+    from faces.crop import paste_back
+
+    return paste_back(photo, np.clip(face, 0.0, 1.0), box, feather=0.1)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        Demo(args).run()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""run.py --mode animate: animate the dataset's (driving, source) pairs and write each animation to the run dir.
+
+For every pair of PairedDataset (the pairs_list CSV, or seeded random pairs), the source video's frame is
+animated by the driving video with animate_params.normalization_params, as the original's animate mode:
+    <run dir>/animation/<driving>-<source>.mp4            the animation
+    <run dir>/animation/<driving>-<source>-viz.mp4        with --visualize: source | driving | animation
+"""
+from __future__ import annotations
+
+import collections
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from datasets import FramesDataset, PairedDataset
+from engine.animate import Animator
+from engine.build import build_networks
+from engine.checkpoint import load_networks
+from engine.inference import resolve_device
+from engine.rundir import next_run_dir, prepare_run_dir
+from engine.visualize import Visualizer
+from errors import UserError
+from video import VIDEO_EXTENSIONS, VideoWriter, probe
+
+DEFAULT_FPS = 25.0
+
+
+def _stem(name: str) -> str:
+    root, ext = os.path.splitext(name)
+    return re.sub(r"[/\\]+", "_", root if ext.lower() in VIDEO_EXTENSIONS else name) or "video"
+
+
+def _fps(path: str) -> float:
+    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
+        return probe(path).fps or DEFAULT_FPS
+    return DEFAULT_FPS
+
+
+def animate_pair(animator: Animator, pairs: PairedDataset, idx: int, out_dir: Path, fmt: str,
+                 visualizer: Visualizer | None = None) -> Path:
+    """Animate pair idx; returns the path of the animation. Frames are streamed, never all in memory."""
+    driving_name, source_name = pairs.names(idx)
+    name = f"{_stem(driving_name)}-{_stem(source_name)}"
+    source = np.ascontiguousarray(pairs.source_image(idx).transpose(1, 2, 0))
+    animator.set_source(source)
+    source_kp = animator.source_kp_array
+    fps = _fps(pairs.driving_path(idx))
+    seen = collections.deque()
+
+    def driving():
+        for frame in pairs.iter_driving(idx):
+            frame = np.ascontiguousarray(frame.transpose(1, 2, 0))
+            if visualizer is not None:
+                seen.append(frame)
+            yield frame
+
+    path = out_dir / f"{name}{fmt}"
+    with VideoWriter(path, fps=fps) as writer:
+        viz = VideoWriter(out_dir / f"{name}-viz{fmt}", fps=fps) if visualizer is not None else None
+        try:
+            for animated in animator.run(driving()):
+                writer.write(animated.image)
+                if viz is not None:
+                    viz.write(visualizer.row([(source, source_kp), (seen.popleft(), animated.kp_driving),
+                                              (animated.image, animated.kp)]))
+        except BaseException:
+            if viz is not None:
+                viz.abort()
+            raise
+        if viz is not None:
+            viz.close()
+    return path
+
+
+def run_animate(config: dict, args) -> Path:
+    """The animate mode of run.py (args: checkpoint, config, log_dir, run_dir, device, visualize); returns
+    the folder holding the animations."""
+    if not getattr(args, "checkpoint", None):
+        raise UserError("animate mode needs the model to animate with; pass --checkpoint CKPT")
+    device = resolve_device(getattr(args, "device", "auto"))
+    networks = build_networks(config["model_params"])
+    load_networks(args.checkpoint, networks, config_path=args.config)
+    params = config["animate_params"]
+    norm = params["normalization_params"]
+    animator = Animator(kp_detector=networks.kp_detector.to(device), generator=networks.generator.to(device),
+                        frame_shape=config["dataset_params"]["frame_shape"][:2], device=device,
+                        relative=norm["use_relative_movement"], adapt_scale=norm["adapt_movement_scale"],
+                        relative_jacobian=norm["use_relative_jacobian"])
+    dataset = FramesDataset(is_train=False, **config["dataset_params"])
+    pairs = PairedDataset(initial_dataset=dataset, number_of_pairs=params["num_pairs"])
+    if len(pairs) == 0:
+        raise UserError(f"no animation pairs: none of the pairs_list rows names two videos of {dataset.root_dir}; "
+                        "fix dataset_params.pairs_list or set it to null for random pairs")
+    run_dir = args.run_dir or next_run_dir(getattr(args, "log_dir", "log"), "animate", args.config)
+    out_dir = prepare_run_dir(run_dir, config) / "animation"
+    out_dir.mkdir(exist_ok=True)
+    visualizer = Visualizer(**config["visualizer_params"]) if getattr(args, "visualize", False) else None
+    print(f"animating {len(pairs)} pairs from {dataset.root_dir} into {out_dir}")
+    for idx in tqdm(range(len(pairs)), unit="pair", desc="animate"):
+        animate_pair(animator, pairs, idx, out_dir, params["format"], visualizer)
+    return out_dir
