@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from errors import UserError
+from errors import UserError, run_cli
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-64.pth.tar"
@@ -298,16 +298,7 @@ def _paste(photo: np.ndarray, face: np.ndarray, box) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        Demo(args).run()
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return run_cli(lambda a: Demo(parse_args(a)).run(), argv)
 
 
 if __name__ == "__main__":

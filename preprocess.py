@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from errors import UserError
+from errors import run_cli
 
 
 def parse_args(argv=None):
@@ -58,24 +58,23 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        from datasets.preprocess import PreprocessOptions, build_dataset
+    from datasets.preprocess import PreprocessOptions, build_dataset
 
-        args = parse_args(argv)
-        options = PreprocessOptions(
-            size=args.size, format=args.format, min_frames=args.min_frames, max_frames=args.max_frames,
-            increase=args.increase, iou_with_initial=args.iou_with_initial, detect_every=args.detect_every,
-            max_gap=args.max_gap, scene_threshold=args.scene_threshold, test_fraction=args.test_fraction,
-            test_videos=tuple(args.test_videos), split_by=args.split_by, fps=args.fps, workers=args.workers,
-            detect_side=args.detect_side, face_backend=args.face_backend, crf=args.crf, seed=args.seed,
-            progress=not args.quiet)
-        build_dataset(args.input, args.output, options, overwrite=args.overwrite)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    args = parse_args(argv)
+    options = PreprocessOptions(
+        size=args.size, format=args.format, min_frames=args.min_frames, max_frames=args.max_frames,
+        increase=args.increase, iou_with_initial=args.iou_with_initial, detect_every=args.detect_every,
+        max_gap=args.max_gap, scene_threshold=args.scene_threshold, test_fraction=args.test_fraction,
+        test_videos=tuple(args.test_videos), split_by=args.split_by, fps=args.fps, workers=args.workers,
+        detect_side=args.detect_side, face_backend=args.face_backend, crf=args.crf, seed=args.seed,
+        progress=not args.quiet)
+    build_dataset(args.input, args.output, options, overwrite=args.overwrite)
+
+
+def main(argv=None) -> int:
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Any config key can be overridden: --set dataset_params.root_dir=/data/x --set tr
 import argparse
 import sys
 
-from errors import UserError
+from errors import run_cli
 
 MODES = ("train", "reconstruction", "animate")
 
@@ -35,34 +35,30 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        from engine.config import load_config
+    from engine.config import load_config
 
-        overrides = list(args.overrides)
-        if args.num_videos is not None:
-            overrides.append(f"reconstruction_params.num_videos={args.num_videos}")
-        config = load_config(args.config, overrides)
-        if args.mode == "train":
-            from engine.train import train
+    overrides = list(args.overrides)
+    if args.num_videos is not None:
+        overrides.append(f"reconstruction_params.num_videos={args.num_videos}")
+    config = load_config(args.config, overrides)
+    if args.mode == "train":
+        from engine.train import train
 
-            train(config, args)
-        elif args.mode == "reconstruction":
-            from engine.reconstruction import run_reconstruction
+        train(config, args)
+    elif args.mode == "reconstruction":
+        from engine.reconstruction import run_reconstruction
 
-            run_reconstruction(config, args)
-        else:
-            from engine.animate_pairs import run_animate
+        run_reconstruction(config, args)
+    else:
+        from engine.animate_pairs import run_animate
 
-            run_animate(config, args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+        run_animate(config, args)
+
+
+def main(argv=None) -> int:
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,7 @@ def bench(config_path, batch, steps, device, bf16, threads):
     trainer = Trainer(cfg, info, vgg=vgg)
     h, w = cfg["dataset_params"]["frame_shape"][:2]
     gen = torch.Generator().manual_seed(0)
-    batches = [{"source": torch.rand(batch, 3, h, w, generator=gen), "driving": torch.rand(batch, 3, h, w, generator=gen)}
-               for _ in range(2)]
+    batches = [{key: torch.rand(batch, 3, h, w, generator=gen) for key in ("source", "driving")} for _ in range(2)]
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     trainer.step(batches[0])  # warm-up (allocations, autotuning)

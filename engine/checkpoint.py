@@ -2,12 +2,12 @@
 import glob
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 import yaml
 
+from atomic import atomic_open
 from engine.build import state_shapes
 from errors import UserError
 
@@ -104,20 +104,8 @@ def load_networks(path, networks, config_path=None, require=("kp_detector", "gen
 
 
 def save_checkpoint(path, state: dict) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then atomically rename onto `path`.
-
-    A crash at any moment leaves either the previous file or the complete new one, never a partial file.
-    """
+    """torch.save `state` atomically: a crash leaves the previous file or the complete new one, never a partial one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(state, f)

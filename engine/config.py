@@ -1,13 +1,12 @@
 """YAML run configs: load, apply dotted overrides, validate against one schema table, fill defaults, dump."""
 import copy
 import difflib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from atomic import atomic_write_text
 from errors import UserError
 
 # ---------------------------------------------------------------------------------------------------
@@ -426,15 +425,6 @@ def dump_config(cfg: dict, path) -> None:
     """Write `cfg` as YAML to `path` atomically (temp file in the same folder, then os.replace)."""
     path = Path(path)
     text = yaml.dump(cfg, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UserError(f"cannot write config {path}: {err.strerror}; check that the folder exists") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write config {path}: the folder does not exist; create it first")
+    atomic_write_text(path, text)
