@@ -119,3 +119,30 @@ def test_save_is_atomic_and_keeps_previous_file_on_failure(tmp_path):
         save_checkpoint(path, {"generator": {"w": torch.zeros(2)}, "bad": Boom()})
     assert torch.equal(torch.load(path, weights_only=True)["generator"]["w"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
+
+
+def test_export_keeps_inference_weights_and_config_and_loads_without_config(tmp_path):
+    from engine.config import load_config
+    from engine.export import export
+    from engine.inference import load_model
+
+    cfg = load_config(ROOT / "config/golden-64.yaml")
+    nets = build_networks(cfg["model_params"])
+    state = original_format(nets)
+    state["stillmotion"] = {"version": 1, "step": 7, "config": cfg, "rng": {"torch": torch.get_rng_state()}}
+    save_checkpoint(tmp_path / "train.pth.tar", state)
+    export(tmp_path / "train.pth.tar", tmp_path / "model.pth.tar")
+    slim = read_checkpoint(tmp_path / "model.pth.tar")
+    assert set(slim) == {"kp_detector", "generator", "epoch", "stillmotion"}
+    assert set(slim["stillmotion"]) == {"version", "step", "config"}
+    model = load_model(tmp_path / "model.pth.tar", device="cpu")
+    for k, v in model.networks.generator.state_dict().items():
+        assert torch.equal(v, nets.generator.state_dict()[k])
+    with pytest.raises(UserError, match="carries no config"):
+        load_model(_without_config(tmp_path, nets), device="cpu")
+
+
+def _without_config(tmp_path, nets):
+    path = tmp_path / "fomm.pth.tar"
+    torch.save(original_format(nets), path)
+    return path
