@@ -1,0 +1,335 @@
+"""Reconstruction evaluation: regenerate every test video from its first frame and score it with the metrics.
+
+    python run.py --mode reconstruction --config config/vox-256.yaml --checkpoint vox-cpk.pth.tar
+
+For each test video (dataset_params.root_dir, test split; the first reconstruction_params.num_videos of
+them, exactly that many: the original loop processed one more), frame 0 is the source and every frame,
+frame 0 included, is regenerated from it with the keypoints of the real frame (absolute keypoints, as
+FOMM's reconstruction; relative motion w.r.t. frame 0 when reconstruction_params.relative is true, which
+for a source that is frame 0 itself gives the same keypoints up to rounding). Frames are streamed in
+small batches: memory does not grow with video length, and the metrics are accumulated frame by frame.
+
+Scored in the same pass, on the same decoded frames: the model, the "static source" baseline (every
+output frame is frame 0) and, with --baseline_checkpoint, a second model. Written to the run directory
+(args.run_dir, or a new numbered <log_dir>/00003-reconstruction-<config stem>):
+    config.yaml                      the config used
+    reconstruction/<video>.mp4       the model's reconstruction (<video>-compare.mp4 with --visualize:
+                                     real | model [| baseline] side by side)
+    reconstruction_metrics.csv       one row per video and system: the per-video mean of every metric
+    reconstruction_summary.json      per system and metric: mean, std and count over all scored frames
+                                     (the paper averages over frames), plus backends, versions, checkpoint
+                                     and the full config
+    events.out.tfevents.*            the same numbers as tensorboard scalars
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datasets import FramesDataset
+from engine.animate import Animator
+from engine.build import build_networks
+from engine.checkpoint import load_networks, read_checkpoint
+from engine.inference import load_model, resolve_device
+from engine.rundir import next_run_dir, prepare_run_dir
+from errors import UserError
+from evaluation import MetricContext, Stats, build_metrics, metric_names
+from evaluation.metrics import METRICS
+from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
+from video import VIDEO_EXTENSIONS, VideoWriter, probe
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CSV_NAME = "reconstruction_metrics.csv"
+JSON_NAME = "reconstruction_summary.json"
+VIDEO_DIR = "reconstruction"
+MODEL, STATIC, BASELINE = "model", "static source", "baseline"
+FIRST_COLUMNS = ("l1", "akd", "mkr", "aed")  # the paper's metrics lead the table
+BATCH_SIZE = 8
+DEFAULT_FPS = 25.0
+
+
+# ----------------------------------------------------------------------------------------- run directory
+
+
+def run_dir_for(args, config: dict, mode: str = "reconstruction") -> Path:
+    """args.run_dir (created if needed) or a new numbered folder under args.log_dir, with config.yaml."""
+    run_dir = getattr(args, "run_dir", None)
+    if run_dir and Path(run_dir).exists() and not Path(run_dir).is_dir():
+        raise UserError(f"--run_dir {run_dir} is a file; pass a folder")
+    if not run_dir:
+        named_after = getattr(args, "config", None) or getattr(args, "checkpoint", None) or "model"
+        run_dir = next_run_dir(getattr(args, "log_dir", None) or "log", mode, named_after)
+    return prepare_run_dir(run_dir, config)
+
+
+# ----------------------------------------------------------------------------------------- systems
+
+
+@dataclass
+class System:
+    """One row of the table: a model (an Animator) or the static-source baseline (animator None)."""
+
+    name: str
+    animator: Animator | None
+    checkpoint: str | None
+    metrics: list = field(default_factory=list)
+    total: Stats = field(default_factory=Stats)
+
+    def generate(self, first: np.ndarray, frames: list[np.ndarray], initial) -> list[np.ndarray]:
+        if self.animator is None:
+            return [first] * len(frames)
+        return [out.image for out in self.animator.run(frames, initial=initial)]
+
+
+def _model_networks(checkpoint, config: dict, config_path, device):
+    """(kp_detector, generator) on `device`, eval mode, from the run's config."""
+    networks = build_networks(config["model_params"])
+    load_networks(checkpoint, networks, config_path=config_path)
+    return networks.kp_detector.to(device).eval(), networks.generator.to(device).eval()
+
+
+def _baseline_networks(checkpoint, config: dict, config_path, device):
+    """A second checkpoint: built from the config it carries (ours), else from the run's config."""
+    stored = read_checkpoint(checkpoint).get("stillmotion", {}).get("config")
+    if stored is None:
+        return _model_networks(checkpoint, config, config_path, device)
+    model = load_model(checkpoint, None, device)
+    return model.networks.kp_detector, model.networks.generator
+
+
+def _animator(networks, config: dict, device) -> Animator:
+    kp_detector, generator = networks
+    relative = bool(config["reconstruction_params"]["relative"])
+    return Animator(kp_detector=kp_detector, generator=generator, device=device,
+                    frame_shape=config["dataset_params"]["frame_shape"][:2], relative=relative,
+                    adapt_scale=False, relative_jacobian=True, batch_size=BATCH_SIZE)
+
+
+def build_systems(config: dict, args, device, context: MetricContext) -> tuple[list[System], dict[str, str]]:
+    """The model, the static baseline and the optional baseline checkpoint, each with its own metrics."""
+    if not getattr(args, "checkpoint", None):
+        raise UserError("reconstruction needs the model to evaluate; pass --checkpoint CKPT")
+    systems = [System(MODEL, _animator(_model_networks(args.checkpoint, config, args.config, device), config,
+                                       device), str(args.checkpoint)),
+               System(STATIC, None, None)]
+    baseline = getattr(args, "baseline_checkpoint", None)
+    if baseline:
+        systems.append(System(BASELINE, _animator(_baseline_networks(baseline, config, args.config, device),
+                                                  config, device), str(baseline)))
+    unavailable = {}
+    for system in systems:
+        system.metrics, unavailable = build_metrics(metric_names(), context)
+    return systems, unavailable
+
+
+def report_columns() -> list[str]:
+    """Every column of every registered metric, the paper's first, then in registry order."""
+    columns = [c for name in metric_names() for c in METRICS[name].columns]
+    return [c for c in FIRST_COLUMNS if c in columns] + [c for c in columns if c not in FIRST_COLUMNS]
+
+
+def _unavailable_columns(unavailable: dict[str, str]) -> dict[str, str]:
+    return {c: reason for name, reason in unavailable.items() for c in METRICS[name].columns}
+
+
+# ----------------------------------------------------------------------------------------- one video
+
+
+def _fps(path: str) -> float:
+    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
+        fps = probe(path).fps
+        if fps and fps > 0:
+            return fps
+    return DEFAULT_FPS
+
+
+def _video_stem(name: str) -> str:
+    stem = name[: -len(ext)] if (ext := os.path.splitext(name)[1].lower()) in VIDEO_EXTENSIONS else name
+    return re.sub(r"[/\\]+", "_", stem) or "video"
+
+
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    batch = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def reconstruct_video(dataset: FramesDataset, index: int, systems: list[System], out_dir: Path,
+                      fmt: str, visualize: bool) -> dict[str, Stats]:
+    """Regenerate video `index` with every system, write the model's video, return per-system video stats."""
+    path = dataset.video_path(index)
+    stem = _video_stem(dataset.videos[index])
+    fps = _fps(path)
+    frames = dataset.source(index).iter()
+    first = next(frames, None)
+    if first is None:
+        raise UserError(f"test video {path} has no frames; remove it from {dataset.root_dir}")
+    initial = {}
+    for system in systems:
+        for metric in system.metrics:
+            metric.start_video()
+        if system.animator is not None:
+            system.animator.set_source(first)
+            initial[system.name] = system.animator.initial_keypoints(first)
+    stats = {system.name: Stats() for system in systems}
+
+    def all_frames():
+        yield first
+        yield from frames
+
+    with ExitStack() as stack:
+        writer = stack.enter_context(VideoWriter(out_dir / f"{stem}{fmt}", fps=fps))
+        compare = stack.enter_context(VideoWriter(out_dir / f"{stem}-compare{fmt}", fps=fps)) if visualize else None
+        for batch in _batches(all_frames(), BATCH_SIZE):
+            generated = {s.name: s.generate(first, batch, initial.get(s.name)) for s in systems}
+            for t, real in enumerate(batch):
+                for system in systems:
+                    fake = generated[system.name][t]
+                    for metric in system.metrics:
+                        values = metric.frame(fake, real)
+                        stats[system.name].add(values)
+                        system.total.add(values)
+            writer.write(np.stack(generated[MODEL]))
+            if compare is not None:
+                panels = [np.stack(batch), np.stack(generated[MODEL])]
+                if BASELINE in generated:
+                    panels.append(np.stack(generated[BASELINE]))
+                compare.write(np.concatenate(panels, axis=2))
+    return stats
+
+
+# ----------------------------------------------------------------------------------------- the run
+
+
+def stillmotion_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("stillmotion")
+    except Exception:  # not pip-installed: read the checkout's pyproject.toml
+        text = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+        match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+        return match.group(1) if match else "unknown"
+
+
+def _versions() -> dict:
+    import torchvision
+
+    return {"stillmotion": stillmotion_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _summary_entry(stats: Stats, column: str, reason: str | None, videos: int):
+    if reason is not None:
+        return UNAVAILABLE
+    return {**stats.summary(column), "videos": videos}
+
+
+def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
+    """Reconstruct the test videos, score them, write CSV/JSON/tensorboard/videos; returns the summary dict.
+
+    args: run.py's arguments (checkpoint, config, log_dir, run_dir, device, baseline_checkpoint, visualize).
+    """
+    params = config["reconstruction_params"]
+    fmt = params["format"] if params["format"].startswith(".") else "." + params["format"]
+    if fmt.lower() not in VIDEO_EXTENSIONS:
+        raise UserError(f"reconstruction_params.format {params['format']!r} is not a video format we write; "
+                        f"use one of {'/'.join(VIDEO_EXTENSIONS)}")
+    num_videos = params["num_videos"]
+    if num_videos is not None and num_videos < 1:
+        raise UserError(f"reconstruction_params.num_videos must be at least 1 (or null for all), got {num_videos}")
+    device = resolve_device(getattr(args, "device", "auto"))
+    dataset = FramesDataset(is_train=False, **config["dataset_params"])
+    count = len(dataset) if num_videos is None else min(num_videos, len(dataset))
+
+    context = MetricContext(device)
+    systems, unavailable = build_systems(config, args, device, context)
+    columns = report_columns()
+    missing = _unavailable_columns(unavailable)
+    run_dir = run_dir_for(args, config)
+    out_dir = run_dir / VIDEO_DIR
+    out_dir.mkdir(exist_ok=True)
+
+    backends = {m.name: m.describe() for m in systems[0].metrics if m.describe()}
+    print(f"reconstruction: {count} of {len(dataset)} test videos in {dataset.root_dir} on {device}; "
+          f"run dir {run_dir}")
+    for name, line in backends.items():
+        print(f"  {name}: {line}")
+    for name, reason in unavailable.items():
+        print(f"  {name}: unavailable ({reason})")
+
+    rows, per_video = [], []
+    videos_scored = {s.name: {c: 0 for c in columns} for s in systems}
+    for index in range(count):
+        start = time.perf_counter()
+        stats = reconstruct_video(dataset, index, systems, out_dir, fmt, bool(getattr(args, "visualize", False)))
+        seconds = time.perf_counter() - start
+        name = dataset.videos[index]
+        for system in systems:
+            video_stats = stats[system.name]
+            row = {"system": system.name, "video": name, "index": index,
+                   "frames": max((video_stats.count(c) for c in video_stats.keys()), default=0),
+                   "seconds": round(seconds, 3)}
+            for column in columns:
+                row[column] = UNAVAILABLE if column in missing else video_stats.mean(column)
+                if video_stats.count(column):
+                    videos_scored[system.name][column] += 1
+            rows.append(row)
+            per_video.append(row)
+        model_row = rows[-len(systems)]
+        shown = ", ".join(f"{c} {model_row[c]:.4g}" for c in columns if isinstance(model_row[c], float))
+        print(f"[{index + 1}/{count}] {name}: {model_row['frames']} frames, {shown} ({seconds:.1f} s)")
+
+    table = {s.name: {c: _summary_entry(s.total, c, missing.get(c), videos_scored[s.name][c]) for c in columns}
+             for s in systems}
+    csv_path, json_path = run_dir / CSV_NAME, run_dir / JSON_NAME
+    write_csv(csv_path, rows, ["system", "video", "frames", *columns, "seconds"])
+    summary = {
+        "mode": "reconstruction",
+        "checkpoint": str(args.checkpoint),
+        "baseline_checkpoint": getattr(args, "baseline_checkpoint", None),
+        "columns": columns,
+        "systems": {s.name: {"checkpoint": s.checkpoint, "metrics": table[s.name]} for s in systems},
+        "metrics": {name: ({"available": False, "reason": unavailable[name]} if name in unavailable else
+                           {"available": True, "columns": list(METRICS[name].columns)}) for name in metric_names()},
+        "aggregation": "mean, std (population) and count over all scored frames of all videos; videos: "
+                       "how many videos had a value",
+        "backends": backends,
+        "num_videos": count,
+        "videos": [dataset.videos[i] for i in range(count)],
+        "relative": bool(config["reconstruction_params"]["relative"]),
+        "device": str(device),
+        "versions": _versions(),
+        "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, list, type(None)))},
+        "config_path": None if getattr(args, "config", None) is None else str(args.config),
+        "config": config,
+        "outputs": {"csv": CSV_NAME, "videos": VIDEO_DIR},
+    }
+    write_json(json_path, summary)
+    write_tensorboard(run_dir, per_video, table, columns)
+
+    if print_table:
+        print()
+        print(format_table(table, columns))
+        print("lower is better except " + ", ".join(c for c in columns if _higher_is_better(c)) + " (higher); "
+              "mean +- std over frames")
+    print(f"wrote {csv_path}, {json_path} and {count} videos in {out_dir}")
+    return summary
+
+
+def _higher_is_better(column: str) -> bool:
+    return any(column in cls.higher_is_better for cls in METRICS.values())

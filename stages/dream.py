@@ -1,0 +1,298 @@
+"""The "dream" stage: DeepDream (gradient ascent on a network's activations) over an octave pyramid, per frame.
+
+A layer's activations (mean square) or chosen ImageNet class logits are maximised by gradient steps
+normalised by their mean magnitude, with random jitter (roll), from the smallest octave up, carrying the
+dreamed detail to the next octave. Parameters (stages_params.dream):
+  network vgg19 | resnet50 | googlenet | inception_v3; weights auto | imagenet | random | FILE; layer (module
+  path, e.g. features.20, layer3, inception4c); num_octaves, octave_scale, num_iterations, lr (mean pixel
+  step per iteration, of 1), jitter (px); channel_list: class indices to dream (guided), max_output: follow
+  the most probable class (picked on the first frame), pyramid_max: re-pick it at every octave;
+  random: draw num_octaves/octave_scale/num_iterations/lr per video from octaves_range, octave_scale_range,
+  iterations_range, lr_range (seeded by seed); use_depth: scale each step by depth ** depth_str (1 = near),
+  use_threshold + th_val: a binary mask instead, invert_depth: dream the background; blend: share of init=
+  (the previous dreamed frame warped onto this one) in the starting image, as sequence DeepDream does;
+  max_size: dream at most this long side (detail upsampled); precision auto (bf16/fp16 autocast on CUDA)
+  | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color (no global colour drift).
+ImageNet weights are used when the torch hub cache holds torchvision's file. Otherwise the offline default
+is seeded RANDOM VGG19 weights with smooth 1 and neutral_color on: psychedelic swirls and colour patches
+that follow the image's textures and edges (no dog faces: a random network knows no objects).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from errors import UserError
+from stages.backbones import CLASSIFIERS, load_classifier, load_vgg_features
+from stages.base import FrameContext, Stage
+from stages.registry import register_stage
+
+MIN_SIDE = {"inception_v3": 80}   # smallest octave side each network accepts (default 32)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_FP16_LOSS_SCALE = 1024.0         # keeps fp16 gradients above underflow; the step normalisation removes it
+
+
+class _Reached(Exception):
+    """Raised by the layer hook: nothing past the dreamed layer needs computing."""
+
+
+def _resize(x: torch.Tensor, size) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _to_tensor(image: np.ndarray, device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+
+
+def _as_range(value, name, cast):
+    try:
+        lo, hi = (cast(v) for v in value)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"dream: {name} must be a [low, high] pair, got {value!r}") from e
+    if lo > hi:
+        raise UserError(f"dream: {name} {value!r} has low > high; pass [low, high]")
+    return lo, hi
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a BxCxHxW tensor (reflect padding); sigma in pixels, 0 = unchanged."""
+    if sigma <= 0:
+        return x
+    radius = max(1, min(int(3 * sigma + 0.5), min(x.shape[-2:]) - 1))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def depth_mask(depth: np.ndarray, depth_str=1.0, use_threshold=False, th_val=0.5, invert=False) -> np.ndarray:
+    """Per-pixel step weight from a depth map in [0, 1] (1 = near): depth ** depth_str, a binary mask with
+    use_threshold (depth >= th_val), and the complement (the background) with invert."""
+    d = np.clip(np.asarray(depth, dtype=np.float32), 0.0, 1.0)
+    if use_threshold:
+        near = (d >= th_val).astype(np.float32)
+        return 1.0 - near if invert else near
+    return ((1.0 - d) if invert else d) ** float(depth_str)
+
+
+@register_stage("dream")
+class DreamStage(Stage):
+    """DeepDream on a torchvision network; see the module docstring for the parameters' meaning."""
+
+    uses_init = True
+
+    def __init__(self, device="cpu", network="vgg19", weights="auto", layer=None, num_octaves=4, octave_scale=1.4,
+                 num_iterations=10, lr=0.008, jitter=16, channel_list=(), max_output=False, pyramid_max=False,
+                 random=False, octaves_range=(2, 5), octave_scale_range=(1.2, 1.6), iterations_range=(5, 15),
+                 lr_range=(0.004, 0.012), seed=0, use_depth=False, depth_str=1.0, use_threshold=False, th_val=0.5,
+                 invert_depth=False, blend=0.5, max_size=None, precision="auto", smooth=None,
+                 neutral_color=None, **params):
+        super().__init__(device=device, **params)
+        if params:
+            raise UserError(f"dream: unknown parameter(s) {', '.join(sorted(params))}; see stages/dream.py")
+        if network not in CLASSIFIERS:
+            raise UserError(f"dream: unknown network {network!r}; choose one of {', '.join(CLASSIFIERS)}")
+        if precision not in PRECISIONS:
+            raise UserError(f"dream: precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
+        if not 0.0 <= float(blend) <= 1.0:
+            raise UserError(f"dream: blend {blend} is outside [0, 1]; pass a value from 0 to 1")
+        self.device = torch.device(device)
+        self.network = network
+        self.channel_list = [int(c) for c in (channel_list or ())]
+        self.max_output, self.pyramid_max = bool(max_output), bool(pyramid_max)
+        self.class_mode = bool(self.channel_list) or self.max_output
+        bad = [c for c in self.channel_list if not 0 <= c < 1000]
+        if bad:
+            raise UserError(f"dream: channel_list {bad} are not ImageNet class indices; use 0..999")
+        self.fixed = {"num_octaves": int(num_octaves), "octave_scale": float(octave_scale),
+                      "num_iterations": int(num_iterations), "lr": float(lr)}
+        self.random = bool(random)
+        self.ranges = {"num_octaves": _as_range(octaves_range, "octaves_range", int),
+                       "octave_scale": _as_range(octave_scale_range, "octave_scale_range", float),
+                       "num_iterations": _as_range(iterations_range, "iterations_range", int),
+                       "lr": _as_range(lr_range, "lr_range", float)}
+        if self.fixed["octave_scale"] <= 1.0 or self.ranges["octave_scale"][0] <= 1.0:
+            raise UserError("dream: octave_scale must be above 1 (e.g. 1.4)")
+        self.jitter, self.seed, self.blend, self.max_size = int(jitter), int(seed), float(blend), max_size
+        self.use_depth, self.depth_str = bool(use_depth), float(depth_str)
+        self.use_threshold, self.th_val, self.invert_depth = bool(use_threshold), float(th_val), bool(invert_depth)
+
+        if network == "vgg19" and not self.class_mode:
+            self.backbone = load_vgg_features("vgg19", weights=weights, seed=seed, device=self.device)
+        else:
+            self.backbone = load_classifier(network, weights=weights, seed=seed, device=self.device)
+        self.layer = layer or CLASSIFIERS[network].default_layer
+        self._hooked = None
+        if not self.class_mode:
+            try:
+                module = self.backbone.model.get_submodule(self.layer)
+            except AttributeError as e:
+                names = [n for n, _ in self.backbone.model.named_children()]
+                raise UserError(f"dream: {network} has no layer {self.layer!r}; pass a module name such as "
+                                f"{', '.join(names[:6])} or a dotted path like features.20") from e
+            module.register_forward_hook(self._hook)
+        # gradient smoothing (sigma, px): random-weight features otherwise give pixel-level colour noise
+        self.smooth = float(smooth) if smooth is not None else (0.0 if self.backbone.published else 1.0)
+        # no global colour drift (the gradient's mean colour removed): random features otherwise tint it all
+        self.neutral = bool(neutral_color) if neutral_color is not None else not self.backbone.published
+        self.autocast_dtype = self._autocast_dtype(precision)
+        self.min_side = MIN_SIDE.get(network, 32)
+        self._draws = np.random.default_rng(self.seed)   # one parameter draw per video, reproducible
+        self._videos = 0
+        self.reset()
+
+    # ---- set-up helpers -------------------------------------------------------------------------------
+    def _autocast_dtype(self, precision):
+        if precision == "fp32" or (precision == "auto" and self.device.type != "cuda"):
+            return None
+        if precision == "auto":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if precision == "bf16" else torch.float16
+
+    def _hook(self, module, inputs, output):
+        self._hooked = output
+        raise _Reached
+
+    def reset(self) -> None:
+        """A new video starts: the next process() draws its parameters (random: true) and picks its class anew."""
+        self._run = None
+        self._target_class = None
+
+    def _start_video(self) -> None:
+        self._jitter_rng = np.random.default_rng([self.seed, self._videos])
+        self._run = dict(self.fixed)
+        if self.random:
+            (o_lo, o_hi), (s_lo, s_hi) = self.ranges["num_octaves"], self.ranges["octave_scale"]
+            (i_lo, i_hi), (l_lo, l_hi) = self.ranges["num_iterations"], self.ranges["lr"]
+            self._run = {"num_octaves": int(self._draws.integers(o_lo, o_hi + 1)),
+                         "octave_scale": float(self._draws.uniform(s_lo, s_hi)),
+                         "num_iterations": int(self._draws.integers(i_lo, i_hi + 1)),
+                         "lr": float(self._draws.uniform(l_lo, l_hi))}
+        self._videos += 1
+
+    @property
+    def run_params(self) -> dict:
+        """The octave/iteration/lr parameters of the current video (drawn when random: true)."""
+        if self._run is None:
+            self._start_video()
+        return dict(self._run)
+
+    def describe(self) -> str:
+        target = ("ImageNet class logits " + (str(self.channel_list) if self.channel_list else "(most probable)")
+                  if self.class_mode else f"layer {self.layer}")
+        if self.backbone.published:
+            kind = f"published ImageNet weights, {self.backbone.source}"
+        elif self.backbone.source.startswith("random"):
+            kind = (f"offline default: RANDOM weights ({self.backbone.source}), no ImageNet file cached -- "
+                    "psychedelic swirls along textures and edges, no objects")
+        else:
+            kind = f"weights from {self.backbone.source}"
+        f = self.fixed
+        p = "parameters drawn per video (random: true)" if self.random else (
+            f"{f['num_octaves']} octaves x {f['num_iterations']} it, lr {f['lr']}")
+        prec = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).removeprefix("torch.")
+        return f"dream: DeepDream on {self.network} {target} ({kind}); {p}; {prec} on {self.device}"
+
+    # ---- dreaming ------------------------------------------------------------------------------------
+    def _activations(self, x: torch.Tensor) -> torch.Tensor:
+        """The dreamed layer's output, or the logits in class mode."""
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            inp = self.backbone.normalize(x)
+            if self.class_mode:
+                return self.backbone.model(inp)
+            self._hooked = None
+            try:
+                self.backbone.model(inp)
+            except _Reached:
+                pass
+            return self._hooked
+
+    def _pick_class(self, x: torch.Tensor) -> int:
+        with torch.no_grad():
+            return int(self._activations(x).float().argmax(dim=1)[0])
+
+    def _objective(self, x: torch.Tensor) -> torch.Tensor:
+        act = self._activations(x).float()
+        if not self.class_mode:
+            return act.pow(2).mean()
+        classes = self.channel_list if self.channel_list else [self._target_class]
+        return act[:, classes].mean()
+
+    def _step(self, x: torch.Tensor, lr: float, mask: torch.Tensor | None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        oy = int(self._jitter_rng.integers(-self.jitter, self.jitter + 1)) if self.jitter else 0
+        ox = int(self._jitter_rng.integers(-self.jitter, self.jitter + 1)) if self.jitter else 0
+        oy, ox = oy % h if h else 0, ox % w if w else 0
+        rolled = torch.roll(x, shifts=(oy, ox), dims=(2, 3)).detach().requires_grad_(True)
+        loss = self._objective(rolled)
+        if self.autocast_dtype == torch.float16:
+            loss = loss * _FP16_LOSS_SCALE
+        (grad,) = torch.autograd.grad(loss, rolled)
+        grad = gaussian_blur(torch.roll(grad.float(), shifts=(-oy, -ox), dims=(2, 3)), self.smooth)
+        if self.neutral:
+            grad = grad - grad.mean(dim=(2, 3), keepdim=True)
+        if not torch.isfinite(grad).all():
+            return x
+        step = lr * grad / grad.abs().mean().clamp_min(torch.finfo(torch.float32).tiny)
+        if mask is not None:
+            step = step * mask
+        return (x + step).clamp(0.0, 1.0)
+
+    def _octaves(self, base: torch.Tensor) -> list[torch.Tensor]:
+        octaves = [base]
+        for _ in range(self._run["num_octaves"] - 1):
+            h, w = octaves[-1].shape[-2:]
+            size = (round(h / self._run["octave_scale"]), round(w / self._run["octave_scale"]))
+            if min(size) < self.min_side:
+                break
+            octaves.append(_resize(octaves[-1], size))
+        return octaves
+
+    def dream(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """DeepDream a 1x3xHxW [0, 1] image; mask (1x1xHxW) weights each step per pixel."""
+        if self._run is None:
+            self._start_video()
+        octaves = self._octaves(image)
+        if self.class_mode and not self.channel_list and self._target_class is None:
+            self._target_class = self._pick_class(octaves[-1])
+        detail = torch.zeros_like(octaves[-1])
+        x = image
+        for octave in reversed(octaves):
+            detail = _resize(detail, octave.shape[-2:])
+            x = (octave + detail).clamp(0.0, 1.0)
+            m = None if mask is None else _resize(mask, octave.shape[-2:])
+            if self.class_mode and self.pyramid_max and not self.channel_list:
+                self._target_class = self._pick_class(x)
+            for _ in range(self._run["num_iterations"]):
+                x = self._step(x, self._run["lr"], m)
+            detail = x - octave
+        return x
+
+    def process(self, frame: np.ndarray, ctx: FrameContext, init: np.ndarray | None = None) -> np.ndarray:
+        if self._run is None:
+            self._start_video()
+        h, w = frame.shape[:2]
+        x = _to_tensor(frame, self.device)
+        if init is not None:
+            x = self.blend * _to_tensor(init, self.device) + (1.0 - self.blend) * x
+        mask = None
+        if self.use_depth:
+            if ctx.depth is None:
+                raise UserError("dream: use_depth needs a depth map; put the depth stage before dream "
+                                "(--stages depth,dream) or set use_depth: false")
+            m = depth_mask(ctx.depth, self.depth_str, self.use_threshold, self.th_val, self.invert_depth)
+            mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(self.device)
+        s = min(1.0, self.max_size / max(h, w)) if self.max_size else 1.0
+        work = _resize(x, (max(1, round(h * s)), max(1, round(w * s))))
+        if mask is not None:
+            mask = _resize(mask, work.shape[-2:])
+        dreamed = self.dream(work, mask)
+        if s < 1.0:   # add the dreamed detail at full resolution
+            dreamed = x + _resize(dreamed - work, (h, w))
+        return dreamed.clamp(0.0, 1.0)[0].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32)

@@ -1,0 +1,139 @@
+"""The dream stage on real talking-head frames: it changes them, respects depth masks, blends init, guides classes."""
+import numpy as np
+import pytest
+import torch
+from torchvision import models
+
+from errors import UserError
+from stages.base import FrameContext
+from stages.dream import DreamStage, depth_mask
+from stages.registry import get_stage
+from video import read_frames, to_float
+
+FAST = {"num_octaves": 2, "num_iterations": 3, "jitter": 4}
+CHANGED = 0.01   # mean absolute change (of 1) a dreamed frame must show
+
+
+@pytest.fixture(scope="module")
+def frames(media_dir):
+    """Two 120x96 frames of franck.mp4 (the face fills the middle third)."""
+    return [to_float(f) for f in read_frames(media_dir / "franck.mp4", [100, 101], size=(120, 96))]
+
+
+@pytest.fixture(autouse=True)
+def no_cached_weights(tmp_path, monkeypatch):
+    """Every test sees an empty torch hub cache unless it fills it: the offline default is what runs."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+def face_depth(h, w, scale=1.0):
+    """Synthetic depth: 1 (near) in an ellipse around the face, 0 (far) elsewhere; scale < 1 erodes it."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = ((yy - 0.42 * h) / (0.3 * h * scale)) ** 2 + ((xx - 0.52 * w) / (0.2 * w * scale)) ** 2 <= 1
+    return inside.astype(np.float32)
+
+
+def test_dream_changes_the_frame_and_keeps_shape_and_range(frames):
+    stage = get_stage("dream")(**FAST)
+    out = stage.process(frames[0], FrameContext(index=0))
+    assert out.shape == frames[0].shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    diff = np.abs(out - frames[0]).mean()
+    assert diff > CHANGED, diff
+    line = stage.describe()
+    assert "vgg19" in line and "RANDOM weights" in line and "offline default" in line and "\n" not in line
+
+
+def test_invert_depth_dreams_the_background_not_the_face(frames):
+    frame = frames[0]
+    depth = face_depth(*frame.shape[:2])
+    for threshold in (False, True):
+        stage = DreamStage(use_depth=True, invert_depth=True, use_threshold=threshold, th_val=0.5,
+                           num_octaves=1, num_iterations=3)
+        diff = np.abs(stage.process(frame, FrameContext(index=0, depth=depth)) - frame).mean(axis=2)
+        inner_face = face_depth(*frame.shape[:2], scale=0.65) > 0   # clear of resampling at the mask's edge
+        face, background = diff[inner_face].mean(), diff[depth == 0].mean()
+        assert background > CHANGED and face < 0.25 * background, (threshold, face, background)
+
+
+def test_depth_mask_variants():
+    d = np.array([[0.0, 0.25, 0.5, 1.0]], np.float32)
+    np.testing.assert_allclose(depth_mask(d, depth_str=2), d ** 2)
+    np.testing.assert_allclose(depth_mask(d, invert=True), 1 - d)
+    np.testing.assert_array_equal(depth_mask(d, use_threshold=True, th_val=0.4), [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(depth_mask(d, use_threshold=True, th_val=0.4, invert=True), [[1, 1, 0, 0]])
+
+
+def test_use_depth_without_a_depth_map_is_a_user_error(frames):
+    with pytest.raises(UserError, match="put the depth stage before dream"):
+        DreamStage(use_depth=True, **FAST).process(frames[0], FrameContext(index=0))
+
+
+def test_init_is_blended_with_the_frame(frames):
+    """With no iterations the result is exactly the blend sequence DeepDream starts from."""
+    a, b = frames[0], frames[1][::-1].copy()
+    for blend in (0.0, 0.5, 1.0):
+        out = DreamStage(num_octaves=1, num_iterations=0, blend=blend).process(a, FrameContext(1), init=b)
+        np.testing.assert_allclose(out, blend * b + (1 - blend) * a, atol=1e-6)
+
+
+def test_class_guided_dreaming_runs(frames):
+    small = np.ascontiguousarray(frames[0][::2, ::2])   # 60x48: the whole classifier runs at every step
+    stage = DreamStage(network="googlenet", weights="random", channel_list=[1, 207], **FAST)
+    out = stage.process(small, FrameContext(0))
+    assert np.abs(out - small).mean() > CHANGED
+    assert "class logits [1, 207]" in stage.describe()
+
+    follow = DreamStage(network="googlenet", weights="random", max_output=True, pyramid_max=True, **FAST)
+    follow.process(small, FrameContext(0))
+    assert 0 <= follow._target_class < 1000
+    with pytest.raises(UserError, match="ImageNet class indices"):
+        DreamStage(network="googlenet", weights="random", channel_list=[1000])
+
+
+def test_published_weights_in_the_cache_are_used(frames, tmp_path, monkeypatch):
+    ckpt = tmp_path / "hub_home" / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.manual_seed(5)
+    net = models.googlenet(weights=None, aux_logits=True, init_weights=False)   # the layout of the real file
+    for m in net.modules():   # weights whose activations stay clear of (slow) denormal floats
+        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    torch.save(net.state_dict(), ckpt / "googlenet-1378be20.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub_home"))
+    published = DreamStage(network="googlenet", **FAST)
+    assert "published ImageNet weights" in published.describe()
+    assert published.backbone.source.endswith("googlenet-1378be20.pth")
+    random = DreamStage(network="googlenet", weights="random", **FAST)
+    small = np.ascontiguousarray(frames[0][::2, ::2])
+    out_pub = published.process(small, FrameContext(0))
+    out_rand = random.process(small, FrameContext(0))
+    assert np.abs(out_pub - out_rand).mean() > 1e-3   # the file's weights, not the random ones, drive it
+
+
+def test_random_parameters_are_drawn_per_video_and_seeded(frames):
+    ranges = {"octaves_range": (1, 3), "octave_scale_range": (1.2, 1.5), "iterations_range": (1, 2),
+              "lr_range": (0.01, 0.02)}
+    stage = DreamStage(random=True, seed=3, **ranges)
+    draws = []
+    for _ in range(4):
+        stage.reset()
+        p = stage.run_params
+        assert 1 <= p["num_octaves"] <= 3 and 1.2 <= p["octave_scale"] <= 1.5
+        assert 1 <= p["num_iterations"] <= 2 and 0.01 <= p["lr"] <= 0.02
+        assert stage.run_params == p   # fixed within the video
+        draws.append(p)
+    assert len({tuple(sorted(d.items())) for d in draws}) > 1
+    again = DreamStage(random=True, seed=3, **ranges)
+    assert again.run_params == draws[0]
+    out = again.process(frames[0], FrameContext(0))
+    assert np.abs(out - frames[0]).mean() > CHANGED / 2
+
+
+def test_bf16_autocast_and_other_layers(frames):
+    out = DreamStage(precision="bf16", layer="features.17", **FAST).process(frames[0], FrameContext(0))
+    assert out.dtype == np.float32 and np.abs(out - frames[0]).mean() > CHANGED
+    with pytest.raises(UserError, match="has no layer"):
+        DreamStage(layer="features.99")
+    with pytest.raises(UserError, match="unknown network"):
+        DreamStage(network="alexnet")
