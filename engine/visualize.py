@@ -50,6 +50,8 @@ def draw_keypoints(image: np.ndarray, kp: np.ndarray, kp_size: int = 5, colormap
     pixels = (kp + 1) / 2 * np.array([width, height])
     colours = colormap(colormap_name)(np.arange(len(kp)) / max(len(kp), 1))
     for (x, y), colour in zip(pixels, colours):
+        if not (np.isfinite(x) and np.isfinite(y)):  # e.g. a diverged training step: nothing to draw
+            continue
         cv2.circle(out, (int(round(x)), int(round(y))), int(kp_size), tuple(float(c) for c in colour), -1,
                    lineType=cv2.LINE_AA)
     return out

@@ -21,3 +21,17 @@ def golden_dir() -> Path:
     if not GOLDEN.is_dir():
         pytest.fail(f"golden data missing: expected {GOLDEN}")
     return GOLDEN
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_torch_home(tmp_path_factory):
+    """Tests never read or write the user's torch hub cache: TORCH_HOME points at an empty folder."""
+    import os
+
+    previous = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch_home"))
+    yield
+    if previous is None:
+        os.environ.pop("TORCH_HOME", None)
+    else:
+        os.environ["TORCH_HOME"] = previous

@@ -100,29 +100,26 @@ def test_lpips_is_unavailable_without_cached_backbone_weights(tmp_path, monkeypa
     assert [m.name for m in ready] == ["l1"] and "lpips" in skipped
 
 
-def test_lpips_runs_offline_when_backbone_weights_are_cached(tmp_path, frames):
+def test_lpips_runs_offline_when_backbone_weights_are_cached(tmp_path, frames, monkeypatch):
     """With AlexNet weights in the hub cache (here random ones: a test of the plumbing, not of the values)
     LPIPS loads without any download, gives 0 for identical frames and more for more different ones."""
     pytest.importorskip("lpips")
     from torchvision.models import alexnet
 
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        path = alexnet_weights_file()
-        path.parent.mkdir(parents=True)
-        torch.manual_seed(0)
-        state = alexnet().state_dict()
-        # LPIPS uses only the convolutional features: store the big classifier as one broadcast zero
-        state.update({k: torch.zeros(1).expand(v.shape) for k, v in state.items() if k.startswith("classifier")})
-        torch.save(state, path)
-        assert METRICS["lpips"].unavailable(MetricContext()) is None
-        metric = METRICS["lpips"](MetricContext())
-        first, second, other = frames
-        assert metric.frame(first, first.copy())["lpips"] == pytest.approx(0.0, abs=1e-6)
-        assert 0 < metric.frame(second, first)["lpips"] < metric.frame(other, first)["lpips"]
-    finally:
-        torch.hub.set_dir(previous)
+    # TORCH_HOME, not torch.hub.set_dir: set_dir cannot be undone and would pin every later test's cache
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = alexnet_weights_file()
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    state = alexnet().state_dict()
+    # LPIPS uses only the convolutional features: store the big classifier as one broadcast zero
+    state.update({k: torch.zeros(1).expand(v.shape) for k, v in state.items() if k.startswith("classifier")})
+    torch.save(state, path)
+    assert METRICS["lpips"].unavailable(MetricContext()) is None
+    metric = METRICS["lpips"](MetricContext())
+    first, second, other = frames
+    assert metric.frame(first, first.copy())["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 < metric.frame(second, first)["lpips"] < metric.frame(other, first)["lpips"]
 
 
 def test_warping_error_per_frame_pair(media_dir):
