@@ -13,6 +13,9 @@ def atomic_open(path, mode="wb", **kwargs):
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should have the usual permissions
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle

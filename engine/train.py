@@ -31,7 +31,7 @@ NAMES = ("generator", "discriminator", "kp_detector")
 
 
 class StopTraining(Exception):
-    """Raised inside the loop by SIGTERM so that the exit checkpoint is written."""
+    """Raised at a step boundary after SIGTERM or Ctrl-C, so that the exit checkpoint is written."""
 
 
 def _rng_state():
@@ -282,10 +282,16 @@ def _train(config, args, info):
             save_checkpoint(run_dir / "last-checkpoint.pth.tar", state)
         D.barrier(info)
 
-    def on_sigterm(signum, frame):
-        raise StopTraining()
+    stop = {"requested": False}
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    def on_signal(signum, frame):
+        # Stop at the next step boundary, so the exit checkpoint holds a whole step; a second Ctrl-C
+        # interrupts at once (and then no checkpoint is written for the half-done step).
+        if stop["requested"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     bar = tqdm(total=total, initial=start_step, disable=not info.is_main, dynamic_ncols=True, file=sys.stdout)
     saved_at = start_step
     try:
@@ -296,6 +302,8 @@ def _train(config, args, info):
             for batch in loader:
                 losses, generated = trainer.step(batch)
                 trainer.step_count += 1
+                if stop["requested"]:
+                    raise StopTraining()
                 bar.update(1)
                 step = trainer.step_count
                 if info.is_main and (step % tp["log_freq"] == 0 or step == total):
@@ -320,18 +328,28 @@ def _train(config, args, info):
                 if (epoch + 1) % tp["checkpoint_freq"] == 0:
                     save(f"{epoch:08d}-checkpoint.pth.tar")
                     saved_at = trainer.step_count
-    except (KeyboardInterrupt, StopTraining):
+    except RuntimeError:
+        # A SIGTERM sent to the whole process group also kills the DataLoader workers, which the loader
+        # reports as a RuntimeError: that is still a requested stop, and gets its exit checkpoint.
+        if not stop["requested"]:
+            raise
+        stop_now = True
+    except StopTraining:
+        stop_now = True
+    else:
+        stop_now = False
+    finally:
+        bar.close()
+        tlog.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop_now:
         if info.is_main:
             bar.close()
             log.warning("interrupted at step %d: writing the exit checkpoint", trainer.step_count)
         if trainer.step_count != saved_at:
             save("last-checkpoint.pth.tar")
-        raise KeyboardInterrupt from None
-    finally:
-        bar.close()
-        tlog.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        raise KeyboardInterrupt
     if trainer.step_count != saved_at:
         save("last-checkpoint.pth.tar")
     if info.is_main:

@@ -193,3 +193,27 @@ def test_two_process_ddp_matches_one_process(tiny_dataset, tmp_path):
     assert checked > 50
     moved = max((one["params"][k] - one["initial"][k]).abs().max().item() for k in one["params"])
     assert moved > 1e-3  # training really changed the weights
+
+
+def test_sigterm_to_the_process_group_writes_an_exit_checkpoint(tiny_dataset, tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / "term"
+    cmd = [sys.executable, "run.py", "--config", "config/golden-64.yaml", "--run_dir", str(run_dir), "--device", "cpu",
+           "--set", f"dataset_params.root_dir={tiny_dataset}", "--set", "train_params.batch_size=2",
+           "--set", "train_params.num_workers=1", "--set", "train_params.vgg_weights=random",
+           "--set", "train_params.num_repeats=50", "--set", "train_params.num_epochs=1",
+           "--set", "train_params.log_freq=1", "--set", "train_params.checkpoint_freq=100",
+           "--set", "train_params.max_steps=null"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(run_dir.glob("events.out.tfevents*")):
+        time.sleep(0.5)
+    time.sleep(8)  # a few steps, with the DataLoader worker running
+    os.killpg(proc.pid, signal.SIGTERM)  # like a cluster scheduler: the whole group, workers included
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out[-2000:]
+    state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")
+    assert 0 < state["stillmotion"]["step"] < 75
