@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 
-from errors import UserError
+from errors import UserError, run_cli
 
 
 def parse_args(argv=None):
@@ -111,16 +111,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_cli(lambda a: run(parse_args(a)), argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from errors import UserError
+from errors import UserError, run_cli
 from modules.pretrained import torchvision_weights_file
 from stages.backbones import VGG_WEIGHTS, load_vgg_features
 from stages.style import gram_matrix, total_variation
@@ -219,16 +219,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        if not args.out.endswith(".pth"):
-            raise UserError(f"--out {args.out}: the model file must end in .pth")
-        train(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    if not args.out.endswith(".pth"):
+        raise UserError(f"--out {args.out}: the model file must end in .pth")
+    train(args)
+
+
+def main(argv=None) -> int:
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":
