@@ -279,7 +279,8 @@ def _train(config, args, info):
             epoch_done = trainer.step_count // spe - 1
             state = trainer.state(epoch_done, spe)
             save_checkpoint(run_dir / name, state)
-            save_checkpoint(run_dir / "last-checkpoint.pth.tar", state)
+            if name != "last-checkpoint.pth.tar":
+                save_checkpoint(run_dir / "last-checkpoint.pth.tar", state)
         D.barrier(info)
 
     stop = {"requested": False}
@@ -345,7 +346,6 @@ def _train(config, args, info):
             signal.signal(sig, handler)
     if stop_now:
         if info.is_main:
-            bar.close()
             log.warning("interrupted at step %d: writing the exit checkpoint", trainer.step_count)
         if trainer.step_count != saved_at:
             save("last-checkpoint.pth.tar")
