@@ -2,6 +2,7 @@
 
   python preprocess.py --input raw_videos/ --output data/datasets/mine --size 256
   python preprocess.py --input a.mp4 b.mp4 --output data/datasets/ab-64 --size 64 --split_by track
+  python preprocess.py --input a.mp4 --photos faces/ --output data/datasets/a-plus-photos --size 64
 
 Writes <output>/train/, <output>/test/ (one clip per face track, named <video>#<NNN>#<start>#<end>.mp4)
 and <output>/tracks.csv; point dataset_params.root_dir at <output>.
@@ -18,8 +19,18 @@ def parse_args(argv=None):
 
     d = PreprocessOptions()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", nargs="+", required=True, metavar="PATH",
+    p.add_argument("--input", nargs="+", default=[], metavar="PATH",
                    help="video files and/or folders of videos (searched recursively)")
+    p.add_argument("--photos", nargs="+", default=[], metavar="PATH",
+                   help="face photos and/or folders of them: each adds --photo_tracks training tracks of "
+                        "synthetic head motion (extra identities)")
+    p.add_argument("--photo_frames", type=int, default=d.photo_frames,
+                   help=f"frames per synthetic photo track (default {d.photo_frames})")
+    p.add_argument("--photo_tracks", type=int, default=d.photo_tracks,
+                   help=f"synthetic tracks per photo, each a different motion (default {d.photo_tracks})")
+    p.add_argument("--photo_increase", type=float, default=d.photo_increase,
+                   help="enlarge each side of a photo's face box by this fraction (default "
+                        f"{d.photo_increase}: frames the face as the video tracks do)")
     p.add_argument("--output", required=True, help="dataset folder to create, e.g. data/datasets/NAME")
     p.add_argument("--size", type=int, default=d.size, help=f"crop side in pixels (default {d.size})")
     p.add_argument("--format", default=d.format, choices=FORMATS,
@@ -69,8 +80,9 @@ def _main(argv=None) -> None:
         max_gap=args.max_gap, scene_threshold=args.scene_threshold, test_fraction=args.test_fraction,
         test_videos=tuple(args.test_videos), split_by=args.split_by, fps=args.fps, workers=args.workers,
         detect_side=args.detect_side, face_backend=args.face_backend, crf=args.crf, seed=args.seed,
-        progress=not args.quiet)
-    build_dataset(args.input, args.output, options, overwrite=args.overwrite)
+        progress=not args.quiet, photo_frames=args.photo_frames, photo_tracks=args.photo_tracks,
+        photo_increase=args.photo_increase)
+    build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
 
 
 def main(argv=None) -> int:

@@ -24,6 +24,9 @@ track: the last `test_fraction` of each video's tracked frames (at least min_fra
 test/, so test clips never overlap training clips in time. With a single identity, "identity" falls back
 to "track". `<output>/tracks.csv` lists every written clip. Everything is written into a `<output>.tmp-XXXX`
 folder beside the output, renamed onto `<output>` only at the end.
+
+Face photos (`photos`) become `photo_tracks` training clips each, of `photo_frames` frames of smooth
+synthetic head motion (datasets.synthetic): extra identities for a dataset of few people.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ from tqdm import tqdm
 
 import video
 from datasets.frames import split_names
+from datasets.synthetic import synthetic_frames
 from errors import UserError
 from faces import get_backend
 from faces.base import Box
@@ -84,6 +88,11 @@ class PreprocessOptions:
     crf: int = 15
     seed: int = 0
     progress: bool = True
+    photo_frames: int = 128  # frames of each synthetic-motion track made from a face photo
+    photo_tracks: int = 2  # tracks per photo (different random motions)
+    # a photo has one face box, a video track the union of its moving boxes: a wider margin frames a photo's
+    # face like the video tracks do (the face about half the crop's width)
+    photo_increase: float = 0.4
 
     def check(self) -> PreprocessOptions:
         """Self, or UserError naming the first bad value and its valid range."""
@@ -107,6 +116,10 @@ class PreprocessOptions:
         need(self.workers >= 1, "workers", "an integer >= 1", self.workers)
         need(self.detect_side >= 64, "detect_side", "an integer >= 64", self.detect_side)
         need(0 <= self.crf <= 51, "crf", "in 0..51", self.crf)
+        need(self.photo_frames >= self.min_frames, "photo_frames", f">= --min_frames ({self.min_frames})",
+             self.photo_frames)
+        need(self.photo_tracks >= 1, "photo_tracks", "an integer >= 1", self.photo_tracks)
+        need(self.photo_increase >= 0, "photo_increase", ">= 0", self.photo_increase)
         if self.test_videos and self.split_by == "track":
             raise UserError("--test_videos picks whole videos for test/, which --split_by track does not do; "
                             "drop one of the two")
@@ -511,6 +524,79 @@ def write_clips(source: str, clips: Sequence[Clip], folder: str, options: Prepro
                         "being processed? run again")
 
 
+# ------------------------------------------------------------------------------------------ photos
+
+PHOTO_FPS = 25.0  # nominal frame rate of the synthetic photo tracks
+
+
+def find_photos(inputs: Sequence[str]) -> list[str]:
+    """Image files among `inputs`: files as given, folders searched recursively (hidden entries skipped)."""
+    found = []
+    for item in inputs:
+        item = os.fspath(item)
+        if os.path.isfile(item):
+            found.append(item)
+        elif os.path.isdir(item):
+            for root, dirs, files in os.walk(item):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [os.path.join(root, f) for f in sorted(files)
+                          if not f.startswith(".") and f.lower().endswith(video.IMAGE_EXTENSIONS)]
+        else:
+            raise UserError(f"photo {item} does not exist; pass image files or folders of images to --photos")
+    if not found:
+        raise UserError(f"no image files ({'/'.join(video.IMAGE_EXTENSIONS)}) in {', '.join(map(str, inputs))}; "
+                        "pass face photos or folders holding them to --photos")
+    return found
+
+
+def _photo_uint8(path: str) -> np.ndarray:
+    return video.to_uint8(video.load_image(path))
+
+
+def plan_photo_clips(photos: Sequence[str], options: PreprocessOptions, taken: set[str],
+                     detect=None) -> tuple[list[Clip], list[tuple[str, str]]]:
+    """photo_tracks train clips per photo with a face (its largest), named like video tracks; the skips."""
+    clips, skipped = [], []
+    n = options.photo_frames
+    for path in photos:
+        stem = video_stem(path)
+        if stem in taken:
+            raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
+                            "rename one of them")
+        taken.add(stem)
+        image = _photo_uint8(path)
+        boxes = (detect or functools.partial(detect_faces, backend=options.face_backend,
+                                             detect_side=options.detect_side))(image)
+        if not boxes:
+            log.warning("skipping photo %s: no face found", path)
+            skipped.append((path, "no face found"))
+            continue
+        box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+        for k in range(options.photo_tracks):
+            clips.append(Clip(name=f"{stem}#{k:03d}#{0:06d}#{n:06d}.mp4", split="train", source=path, start=0,
+                              end=n, src_start=0, src_end=n, fps=PHOTO_FPS, src_fps=PHOTO_FPS,
+                              box=tuple(int(round(v)) for v in box)))
+    return clips, skipped
+
+
+def _photo_seed(options: PreprocessOptions, clip: Clip) -> int:
+    return int(np.random.SeedSequence([options.seed, *clip.name.encode()]).generate_state(1)[0])
+
+
+def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> None:
+    """Render one synthetic-motion track of a photo into folder/<split>/<name> (datasets.synthetic)."""
+    path = os.path.join(folder, clip.split, clip.name)
+    writer = (video.VideoWriter(path, clip.fps, crf=options.crf) if options.format == "mp4" else _PngWriter(path))
+    try:
+        for frame in synthetic_frames(_photo_uint8(clip.source), clip.box, options.size, clip.num_frames,
+                                      seed=_photo_seed(options, clip), increase=options.photo_increase):
+            writer.write(frame)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
 # ------------------------------------------------------------------------------------------ the run
 
 
@@ -622,18 +708,28 @@ def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) 
 
 
 def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions | None = None,
-                  overwrite: bool = False, detect=None) -> Summary:
+                  overwrite: bool = False, detect=None, photos: Sequence[str] = ()) -> Summary:
     """Cut the face tracks of every video in `inputs` into a FOMM dataset at `output` (train/, test/,
-    tracks.csv). `detect` (frame -> boxes) replaces the face backend, e.g. in tests."""
+    tracks.csv), plus synthetic-motion training tracks of the face `photos` (datasets.synthetic).
+    `detect` (frame -> boxes) replaces the face backend, e.g. in tests."""
     options = (options or PreprocessOptions()).check()
     output = os.path.normpath(os.fspath(output))
     started = time.perf_counter()
     _check_output(output, overwrite)
-    videos = find_videos(inputs)
+    if not inputs and not photos:
+        raise UserError("nothing to preprocess: pass videos with --input and/or face photos with --photos")
+    videos = find_videos(inputs) if inputs else []
+    photo_files = find_photos(photos) if photos else []
     pool = _pool(options.workers, len(videos))
     job_options = replace(options, progress=options.progress and pool is None)
     try:
-        clips, skipped = _scan_and_plan(pool, videos, job_options, detect)
+        clips, skipped = _scan_and_plan(pool, videos, job_options, detect) if videos else ([], [])
+        if photo_files:
+            photo_clips, photo_skipped = plan_photo_clips(photo_files, options, {video_stem(v) for v in videos},
+                                                          detect)
+            if not photo_clips and not clips:
+                raise UserError(f"no face found in any of the {len(photo_files)} photos; pass face photos")
+            clips, skipped = clips + photo_clips, skipped + photo_skipped
         parent = os.path.dirname(os.path.abspath(output))
         os.makedirs(parent, exist_ok=True)
         temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
@@ -642,8 +738,12 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
                 os.makedirs(os.path.join(temp, split))
             by_source: dict[str, list[Clip]] = {}
             for clip in clips:
-                by_source.setdefault(clip.source, []).append(clip)
+                if clip.source not in photo_files:
+                    by_source.setdefault(clip.source, []).append(clip)
             _run_all(pool, write_clips, [(src, cs, temp, job_options) for src, cs in by_source.items()], "write")
+            for clip in tqdm([c for c in clips if c.source in photo_files], desc="photo tracks", unit="track",
+                             disable=not options.progress, leave=False):
+                write_photo_clip(clip, temp, options)
             write_table(clips, os.path.join(temp, "tracks.csv"))
             os.chmod(temp, 0o777 & ~_umask())
             _check_output(output, overwrite)

@@ -111,9 +111,14 @@ SCHEMA = {
             "perceptual": ([float], True, None),
             "equivariance_value": (float, True, None),
             "equivariance_jacobian": (float, True, None),
+            # ours: pixel pyramid losses (an offline alternative or complement to the VGG perceptual loss)
+            "pixel_l1": (float, False, 0.0),  # L1 of the frames, summed over train_params.scales
+            "ssim": (float, False, 0.0),  # 1 - SSIM of the frames, summed over train_params.scales
         }, True, None),
         # ours from here on
         "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", or a path to a .pth file
+        # "vgg19", or a trained stillmotion checkpoint whose frozen generator encoder gives the features
+        "perceptual_network": (str, False, "vgg19"),
         "mixed_precision": (str, False, "fp32", ("fp32", "bf16")),
         "nonfinite": (str, False, "stop", ("stop", "skip")),  # what to do on a NaN/inf loss
         "seed": (int, False, 0),

@@ -1,4 +1,5 @@
-"""Choosing the perceptual loss's VGG19 weights: ImageNet from torchvision's cache, random on request, or a file."""
+"""Choosing the perceptual loss network: VGG19 (ImageNet from torchvision's cache, random on request, or a file),
+or the frozen encoder of a trained stillmotion checkpoint."""
 import logging
 from pathlib import Path
 
@@ -13,7 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def build_vgg(train_params, seed=0):
-    """The Vgg19 for GeneratorFullModel, or None when every perceptual weight is 0.
+    """The perceptual loss network for GeneratorFullModel, or None when every perceptual weight is 0.
+
+    train_params.perceptual_network: "vgg19" (default), or a path to a trained stillmotion checkpoint whose
+    generator encoder (frozen, modules.fomm_features) gives the features: an offline loss network of our own.
 
     train_params.vgg_weights: "imagenet" (default) needs torchvision's vgg19-dcbb9e9d.pth in the torch hub
     cache and never silently falls back; "random" is a seeded random init (useful offline: still a
@@ -21,6 +25,9 @@ def build_vgg(train_params, seed=0):
     """
     if sum(train_params["loss_weights"]["perceptual"]) == 0:
         return None, "perceptual loss: off (all weights 0)"
+    network = train_params.get("perceptual_network", "vgg19")
+    if network != "vgg19":
+        return _generator_features(network, len(train_params["loss_weights"]["perceptual"]))
     choice = train_params.get("vgg_weights", "imagenet")
     if choice == "imagenet":
         path = torchvision_weights_file(VGG19_Weights.IMAGENET1K_V1)
@@ -44,3 +51,20 @@ def build_vgg(train_params, seed=0):
     except (RuntimeError, KeyError) as exc:
         raise UserError(f"train_params.vgg_weights: {path} is not a torchvision VGG19 state_dict ({exc})") from exc
     return vgg, f"perceptual loss: VGG19 weights from {path}"
+
+
+def _generator_features(path, num_weights):
+    from engine.inference import load_model
+    from modules.fomm_features import GeneratorFeatures
+
+    if not Path(path).is_file():
+        raise UserError(f"train_params.perceptual_network: {path} is neither 'vgg19' nor an existing checkpoint file")
+    if num_weights != GeneratorFeatures.num_levels:
+        raise UserError(f"train_params.loss_weights.perceptual has {num_weights} weights; the generator-feature "
+                        f"loss network has {GeneratorFeatures.num_levels} levels: give {GeneratorFeatures.num_levels}")
+    model = load_model(path, device="cpu")
+    try:
+        features = GeneratorFeatures(model.networks.generator)
+    except ValueError as exc:
+        raise UserError(f"train_params.perceptual_network: {path}: {exc}") from exc
+    return features, f"perceptual loss: frozen generator encoder of {path} (our own trained network, no download)"

@@ -4,6 +4,7 @@ from torch import nn
 
 from modules.antialias import ImagePyramide
 from modules.geometry import inverse2x2
+from modules.ssim import ssim
 from modules.transform import Transform
 
 
@@ -63,6 +64,20 @@ class GeneratorFullModel(nn.Module):
                 for i, weight in enumerate(weights["perceptual"]):
                     total = total + weight * torch.abs(x_vgg[i] - y_vgg[i].detach()).mean()
             losses["perceptual"] = total
+
+        if weights.get("pixel_l1", 0) != 0:
+            total = 0
+            for scale in self.scales:
+                key = "prediction_" + str(scale)
+                total = total + torch.abs(pyramide_generated[key] - pyramide_real[key].detach()).mean()
+            losses["pixel_l1"] = weights["pixel_l1"] * total
+
+        if weights.get("ssim", 0) != 0:
+            total = 0
+            for scale in self.scales:
+                key = "prediction_" + str(scale)
+                total = total + (1 - ssim(pyramide_generated[key], pyramide_real[key].detach())).mean()
+            losses["ssim"] = weights["ssim"] * total
 
         if weights["generator_gan"] != 0:
             maps_generated = self.discriminator(pyramide_generated, kp=detach_kp(kp_driving))
