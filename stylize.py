@@ -32,7 +32,8 @@ def parse_args(argv=None):
                            help="temporal smoothing strength in [0, 1] (default: the stage's own default)")
     smoothing.add_argument("--no-smoothing", dest="no_smoothing", action="store_true",
                            help="process every frame independently")
-    p.add_argument("--flow", default=None, choices=("farneback", "dis"), help="optical flow for the smoothing")
+    p.add_argument("--flow", default=None, choices=("farneback", "dis", "ensemble"),
+                   help="optical flow for the smoothing (default ensemble: the mean of DIS and Farneback)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
     p.add_argument("--max-side", dest="max_side", type=int, default=None,
                    help="shrink frames so their longer side is at most this many pixels")

@@ -3,192 +3,14 @@
     python train_style.py --style style.jpg --content photos/ clip.mp4 --out checkpoints/style/mine.pth \
         [--vgg imagenet|random|FILE] [--size 160] [--iterations 2000] [--minutes 15] [--width 32]
 
-Perceptual losses on VGG16 features (Johnson et al. 2016): content on relu2_2, Gram-matrix style on
-relu1_2, relu2_2, relu3_3 and relu4_3, plus total variation. Both are relative errors (divided by the
-target's energy) so one set of weights works for published and random-weight VGG16 features alike.
-The model is saved atomically as a plain state_dict in the pytorch/examples fast_neural_style format.
+The losses, the loop and the saved format are described in stages/style_train.py; this file only parses.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
-from errors import UserError, run_cli
-from modules.pretrained import torchvision_weights_file
-from stages.backbones import VGG_WEIGHTS, load_vgg_features
-from stages.style import gram_matrix, total_variation
-from stages.style_net import TransformerNet, save_transformer
-from video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, load_image, probe, to_float
-
-VGG16_TAPS = (3, 8, 15, 22)   # relu1_2, relu2_2, relu3_3, relu4_3 in torchvision's vgg16().features
-CONTENT_TAP = 1               # relu2_2
-
-
-def content_files(paths) -> list[str]:
-    """Image and video files named directly or found (not recursively) in the given folders, sorted."""
-    found = []
-    for p in paths:
-        if os.path.isdir(p):
-            found += sorted(os.path.join(p, n) for n in os.listdir(p)
-                            if n.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS))
-        elif os.path.isfile(p):
-            found.append(p)
-        else:
-            raise UserError(f"content path {p} does not exist; pass image/video files or folders holding them")
-    if not found:
-        raise UserError(f"no images or videos in {', '.join(map(str, paths))}; "
-                        f"pass files ending in {'/'.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)}")
-    return found
-
-
-def _short_side_resize(img: np.ndarray, short: int) -> np.ndarray:
-    """float HxWx3 [0,1] resized (area) so that its shorter side is `short`."""
-    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
-    h, w = img.shape[:2]
-    s = short / min(h, w)
-    t = F.interpolate(t, size=(max(short, round(h * s)), max(short, round(w * s))), mode="area")
-    return t[0].permute(1, 2, 0).numpy()
-
-
-def load_content(files, size: int, frames_per_video: int) -> list[np.ndarray]:
-    """Float RGB images with shorter side 1.25 * size (room for random crops); videos give evenly spaced frames."""
-    short = round(size * 1.25)
-    images = []
-    for f in files:
-        if f.lower().endswith(VIDEO_EXTENSIONS):
-            n = max(1, probe(f).num_frames)
-            step = max(1, n // frames_per_video)
-            last = min(n, (frames_per_video - 1) * step + 1)   # decode no further than the last frame used
-            for i, frame in enumerate(iter_frames(f, stop=last)):
-                if i % step == 0:
-                    images.append(_short_side_resize(to_float(frame), short))
-        else:
-            images.append(_short_side_resize(load_image(f), short))
-    return images
-
-
-def sample_batch(images, batch_size: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """Random crops (size x size) with random horizontal flips, Bx3xHxW in 0..255."""
-    out = []
-    for k in rng.integers(0, len(images), batch_size):
-        img = images[k]
-        y = rng.integers(0, img.shape[0] - size + 1)
-        x = rng.integers(0, img.shape[1] - size + 1)
-        crop = img[y:y + size, x:x + size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        out.append(np.ascontiguousarray(crop))
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() * 255.0
-
-
-class Vgg16Taps(torch.nn.Module):
-    """VGG16 features up to relu4_3, returning the four tapped activations for input in 0..255."""
-
-    def __init__(self, backbone):
-        super().__init__()
-        self.backbone = backbone
-        self.layers = backbone.model.features[:VGG16_TAPS[-1] + 1]
-
-    def forward(self, x255, upto: int = len(VGG16_TAPS)):
-        """The first `upto` tapped activations (the layers past the last one asked for are not run)."""
-        h = self.backbone.normalize(x255 / 255.0)
-        feats = []
-        for i, layer in enumerate(self.layers[:VGG16_TAPS[upto - 1] + 1]):
-            h = layer(h)
-            if i in VGG16_TAPS:
-                feats.append(h)
-        return feats
-
-
-def resolve_vgg(choice: str, seed: int):
-    """--vgg imagenet (the default) needs the cached torchvision file; random must be asked for explicitly."""
-    if choice == "imagenet" and torchvision_weights_file(VGG_WEIGHTS["vgg16"]) is None:
-        raise UserError("VGG16 ImageNet weights (vgg16-397923af.pth) are not in the torch hub cache "
-                        f"{torch.hub.get_dir()}/checkpoints; copy them there, or pass --vgg random to train "
-                        "on seeded random-weight VGG16 features")
-    if choice not in ("imagenet", "random") and not os.path.isfile(choice):
-        raise UserError(f"--vgg {choice}: pass imagenet, random or the path of a torchvision vgg16 .pth file")
-    return load_vgg_features("vgg16", weights=choice, seed=seed)
-
-
-def warm_up_identity(net, opt, images, args, rng, deadline: float) -> None:
-    """A few cheap steps (no VGG) teaching the net to reproduce its input, so content is kept from the start."""
-    for _ in range(args.identity_steps):
-        if time.time() > deadline:
-            break
-        x = sample_batch(images, args.batch_size, args.size, rng)
-        loss = F.mse_loss(net(x) / 255.0, x / 255.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-
-def train(args) -> dict:
-    t0 = time.time()
-    deadline = t0 + args.minutes * 60 if args.minutes is not None else float("inf")
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    backbone = resolve_vgg(args.vgg, args.vgg_seed)
-    vgg = Vgg16Taps(backbone)
-    print(f"train_style: VGG16 = {backbone.describe()}", flush=True)
-
-    style = load_image(args.style)
-    if args.style_size:
-        style = _short_side_resize(style, args.style_size)
-    images = load_content(content_files(args.content), args.size, args.frames_per_video)
-    print(f"train_style: {len(images)} content images, style {style.shape[1]}x{style.shape[0]}, "
-          f"crops {args.size}px, batch {args.batch_size}", flush=True)
-
-    with torch.no_grad():
-        style_t = torch.from_numpy(np.ascontiguousarray(style)).permute(2, 0, 1)[None].float() * 255.0
-        style_grams = [gram_matrix(f) for f in vgg(style_t)]
-    net = TransformerNet(width=args.width)
-    net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    start, history, sums = time.time(), [], np.zeros(3)
-    if args.identity_steps:
-        warm_up_identity(net, opt, images, args, rng, deadline)
-        print(f"train_style: {args.identity_steps} identity warm-up steps, {time.time() - start:.0f} s", flush=True)
-    it = 0
-    for it in range(1, args.iterations + 1):
-        x = sample_batch(images, args.batch_size, args.size, rng)
-        y = net(x)
-        with torch.no_grad():
-            target = vgg(x, upto=CONTENT_TAP + 1)[CONTENT_TAP]
-        feats = vgg(y)
-        content = F.mse_loss(feats[CONTENT_TAP], target) / target.pow(2).mean().clamp_min(1e-12)
-        style_loss = sum(F.mse_loss(gram_matrix(f), g.expand(len(f), -1, -1)) / g.pow(2).mean().clamp_min(1e-20)
-                         for f, g in zip(feats, style_grams)) / len(feats)
-        tv = total_variation(y / 255.0)
-        loss = args.content_weight * content + args.style_weight * style_loss + args.tv_weight * tv
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sums += (content.item(), style_loss.item(), tv.item())
-        elapsed = time.time() - start
-        out_of_time = time.time() > deadline
-        if it % args.log_every == 0 or it == args.iterations or out_of_time:
-            n = (it - 1) % args.log_every + 1
-            c, s, t = sums / n
-            history.append({"iteration": it, "seconds": round(elapsed, 1), "content": c, "style": s, "tv": t})
-            print(f"iter {it:5d}  {elapsed:7.1f}s  content {c:.4f}  style {s:.4f}  tv {t:.4f}", flush=True)
-            sums[:] = 0
-        if out_of_time:
-            print(f"train_style: time budget of {args.minutes} min reached", flush=True)
-            break
-    net.eval()
-    save_transformer(net, args.out)
-    print(f"train_style: saved {args.out} (width {args.width}, {it} iterations, "
-          f"{time.time() - t0:.0f} s in all)", flush=True)
-    return {"iterations": it, "history": history}
+from errors import run_cli
 
 
 def parse_args(argv=None):
@@ -220,10 +42,9 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> None:
-    args = parse_args(argv)
-    if not args.out.endswith(".pth"):
-        raise UserError(f"--out {args.out}: the model file must end in .pth")
-    train(args)
+    from stages.style_train import StyleTrainOptions, train_style_model
+
+    train_style_model(StyleTrainOptions(**vars(parse_args(argv))))
 
 
 def main(argv=None) -> int:

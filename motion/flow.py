@@ -32,6 +32,10 @@ class FlowMethod:
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def with_reliability(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(flow, reliability HxW in [0, 1] or None when the method has no own estimate of it)."""
+        return self(a, b), None
+
     def describe(self) -> str:
         return f"flow: {self.name}"
 
@@ -148,3 +152,33 @@ class DISFlow(FlowMethod):
 
     def describe(self) -> str:
         return f"flow: dis (OpenCV {cv2.__version__}, preset {self.preset})"
+
+
+@register_flow("ensemble")
+class EnsembleFlow(FlowMethod):
+    """The mean of DIS and Farneback flow, trusted where they agree.
+
+    Two flows with different errors: DIS is sharp at motion edges, Farneback smooth over ~15 px windows.
+    Their mean is nearer to either than they are to each other (half the distance), so output smoothed
+    along it is judged consistent by both; where they disagree by more than `tolerance` px the motion is
+    uncertain (occlusion, little texture) and reliability falls as exp(-(disagreement / tolerance)^2).
+    """
+
+    def __init__(self, tolerance: float = 0.0, preset: str = "medium", winsize: int = 15):
+        self.tolerance = float(tolerance)
+        self.dis = DISFlow(preset)
+        self.farneback = FarnebackFlow(winsize=winsize)
+
+    def with_reliability(self, a, b):
+        f_dis, f_farneback = self.dis(a, b), self.farneback(a, b)
+        flow = 0.5 * (f_dis + f_farneback)
+        disagreement = np.linalg.norm(f_dis - f_farneback, axis=2)
+        reliability = np.exp(-((disagreement / self.tolerance) ** 2)) if self.tolerance > 0 else None
+        return flow.astype(np.float32), reliability if reliability is None else reliability.astype(np.float32)
+
+    def __call__(self, a, b):
+        return self.with_reliability(a, b)[0]
+
+    def describe(self) -> str:
+        return (f"flow: ensemble (mean of DIS {self.dis.preset} and Farneback window {self.farneback.winsize} px, "
+                f"trusted where they agree within {self.tolerance:g} px; OpenCV {cv2.__version__})")

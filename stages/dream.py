@@ -3,19 +3,30 @@
 A layer's activations (mean square) or chosen ImageNet class logits are maximised by gradient steps
 normalised by their mean magnitude, with random jitter (roll), from the smallest octave up, carrying the
 dreamed detail to the next octave. Parameters (stages_params.dream):
-  network vgg19 | resnet50 | googlenet | inception_v3; weights auto | imagenet | random | FILE; layer (module
-  path, e.g. features.20, layer3, inception4c); num_octaves, octave_scale, num_iterations, lr (mean pixel
+  network auto | fomm | vgg19 | resnet50 | googlenet | inception_v3; auto: vgg19 when its ImageNet file is
+  cached or weights / class options ask for a torchvision network, else fomm (our own keypoint detector);
+  weights auto | imagenet | random | FILE (torchvision networks only); layer: a module path (features.20,
+  layer3, inception4c), for fomm one of stages.fomm_backbone.LAYERS (encoder1-4, decoder1-4, decoder, kp)
+  or a KPDetector module path; fomm_checkpoint (default checkpoints/stillmotion-vox-64.pth.tar),
+  fomm_config (its YAML, for original FOMM files); fomm_side: the detector sees each octave with its short
+  side resized to this (default the checkpoint's training frame side, the framing of our face crops and of
+  demo.py's output; raise it when the face is a small part of the frame); luma: brightness steps only (the
+  gradient's channel mean; default on for fomm); num_octaves, octave_scale, num_iterations, lr (mean pixel
   step per iteration, of 1), jitter (px); channel_list: class indices to dream (guided), max_output: follow
-  the most probable class (picked on the first frame), pyramid_max: re-pick it at every octave;
-  random: draw num_octaves/octave_scale/num_iterations/lr per video from octaves_range, octave_scale_range,
-  iterations_range, lr_range (seeded by seed); use_depth: scale each step by depth ** depth_str (1 = near),
-  use_threshold + th_val: a binary mask instead, invert_depth: dream the background; blend: share of init=
-  (the previous dreamed frame warped onto this one) in the starting image, as sequence DeepDream does;
-  max_size: dream at most this long side (detail upsampled); precision auto (bf16/fp16 autocast on CUDA)
-  | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color (no global colour drift).
-ImageNet weights are used when the torch hub cache holds torchvision's file. Otherwise the offline default
-is seeded RANDOM VGG19 weights with smooth 1 and neutral_color on: psychedelic swirls and colour patches
-that follow the image's textures and edges (no dog faces: a random network knows no objects).
+  the most probable class (picked on the first frame), pyramid_max: re-pick it at every octave (classifiers
+  only); random: draw num_octaves/octave_scale/num_iterations/lr per video from octaves_range,
+  octave_scale_range, iterations_range, lr_range (seeded by seed); use_depth: scale each step by
+  depth ** depth_str (1 = near), use_threshold + th_val: a binary mask instead, invert_depth: dream the
+  background; blend: share of init= (the previous dreamed frame warped onto this one) in the starting image,
+  as sequence DeepDream does; max_size: dream at most this long side (detail upsampled); precision auto
+  (bf16/fp16 autocast on CUDA) | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color (no global
+  colour drift).
+ImageNet VGG19 weights are used when the torch hub cache holds torchvision's file. Otherwise the offline
+default is our own trained FOMM keypoint detector (network fomm, layer decoder1): it knows faces, and
+dreaming it darkens and deepens eyes, brows, nostrils and mouth corners (per pixel the face box changes about
+2x more than the rest of a franck.mp4 frame, part of which is the face's own edges). Seeded RANDOM weights
+(network vgg19, weights random) give psychedelic swirls along textures and edges instead (smooth 1,
+neutral_color on): a random network knows no objects.
 """
 from __future__ import annotations
 
@@ -24,12 +35,25 @@ import torch
 import torch.nn.functional as F
 
 from errors import UserError
-from stages.backbones import CLASSIFIERS, load_classifier, load_vgg_features
+from modules.pretrained import torchvision_weights_file
+from stages.backbones import CLASSIFIERS, VGG_WEIGHTS, load_classifier, load_vgg_features
 from stages.base import FrameContext, Stage
+from stages.fomm_backbone import LAYERS as FOMM_LAYERS
+from stages.fomm_backbone import load_kp_detector
 from stages.registry import register_stage
 
 MIN_SIDE = {"inception_v3": 80}   # smallest octave side each network accepts (default 32)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+NETWORKS = ("auto", "fomm", *CLASSIFIERS)
+# network fomm, measured on franck.mp4 frames 0/60/120/180 at 128 px with dlib face boxes (tests/stages/test_dream.py):
+# after 2 octaves x 5 steps the face box changes 2.0-3.2x (mean 2.7x) more per pixel than the rest, vs 2.0-2.4x
+# for the same detector with random weights and 2.0x for random VGG19 (the face has more edges than the
+# backdrop); at the full 4 x 10 defaults both are about 2x, but only ours darkens eyes, brows and mouth.
+# decoder1 (4x4 cells over the face) and decoder2 concentrate most on the face (decoder2 also whitens it);
+# encoder1-3 change the backdrop more; kp (heatmap logits) paints the face white with a dark eye band.
+# lr 0.003 already blackens the eye sockets; smooth 1 removes the checkerboard of the hourglass's
+# nearest-neighbour upsampling.
+FOMM_DEFAULTS = {"layer": "decoder1", "lr": 0.002, "smooth": 1.0}
 _FP16_LOSS_SCALE = 1024.0         # keeps fp16 gradients above underflow; the step normalisation removes it
 
 
@@ -86,17 +110,17 @@ class DreamStage(Stage):
 
     uses_init = True
 
-    def __init__(self, device="cpu", network="vgg19", weights="auto", layer=None, num_octaves=4, octave_scale=1.4,
-                 num_iterations=10, lr=0.008, jitter=16, channel_list=(), max_output=False, pyramid_max=False,
+    def __init__(self, device="cpu", network="auto", weights="auto", layer=None, num_octaves=4, octave_scale=1.4,
+                 num_iterations=10, lr=None, jitter=16, channel_list=(), max_output=False, pyramid_max=False,
                  random=False, octaves_range=(2, 5), octave_scale_range=(1.2, 1.6), iterations_range=(5, 15),
                  lr_range=(0.004, 0.012), seed=0, use_depth=False, depth_str=1.0, use_threshold=False, th_val=0.5,
                  invert_depth=False, blend=0.5, max_size=None, precision="auto", smooth=None,
-                 neutral_color=None, **params):
+                 neutral_color=None, luma=None, fomm_checkpoint=None, fomm_config=None, fomm_side=None, **params):
         super().__init__(device=device, **params)
         if params:
             raise UserError(f"dream: unknown parameter(s) {', '.join(sorted(params))}; see stages/dream.py")
-        if network not in CLASSIFIERS:
-            raise UserError(f"dream: unknown network {network!r}; choose one of {', '.join(CLASSIFIERS)}")
+        if network not in NETWORKS:
+            raise UserError(f"dream: unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
         if precision not in PRECISIONS:
             raise UserError(f"dream: precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
         if not 0.0 <= float(blend) <= 1.0:
@@ -106,9 +130,22 @@ class DreamStage(Stage):
         self.channel_list = [int(c) for c in (channel_list or ())]
         self.max_output, self.pyramid_max = bool(max_output), bool(pyramid_max)
         self.class_mode = bool(self.channel_list) or self.max_output
+        self.auto_network = network == "auto"
+        self.network = network = self._resolve_network(network, weights, self.class_mode or self.pyramid_max)
+        if network == "fomm":
+            asked = [n for n, v in (("channel_list", self.channel_list), ("max_output", self.max_output),
+                                    ("pyramid_max", self.pyramid_max)) if v]
+            if asked:
+                raise UserError(f"dream: {', '.join(asked)} pick ImageNet classes, which the fomm keypoint detector "
+                                "has none of; drop them or pass network: vgg19, resnet50, googlenet or inception_v3")
+            if weights != "auto":
+                raise UserError(f"dream: weights {weights!r} is for the torchvision networks; network fomm takes "
+                                "fomm_checkpoint (a stillmotion or FOMM checkpoint) instead")
         bad = [c for c in self.channel_list if not 0 <= c < 1000]
         if bad:
             raise UserError(f"dream: channel_list {bad} are not ImageNet class indices; use 0..999")
+        if lr is None:
+            lr = FOMM_DEFAULTS["lr"] if network == "fomm" else 0.008
         self.fixed = {"num_octaves": int(num_octaves), "octave_scale": float(octave_scale),
                       "num_iterations": int(num_iterations), "lr": float(lr)}
         self.random = bool(random)
@@ -122,24 +159,47 @@ class DreamStage(Stage):
         self.use_depth, self.depth_str = bool(use_depth), float(depth_str)
         self.use_threshold, self.th_val, self.invert_depth = bool(use_threshold), float(th_val), bool(invert_depth)
 
-        if network == "vgg19" and not self.class_mode:
-            self.backbone = load_vgg_features("vgg19", weights=weights, seed=seed, device=self.device)
+        self.fomm_side = None
+        if network == "fomm":
+            self.backbone, trained_side = load_kp_detector(fomm_checkpoint, fomm_config, device=self.device)
+            self.trained_side = trained_side
+            self.fomm_side = int(fomm_side) if fomm_side is not None else trained_side
+            if self.fomm_side < 16:
+                raise UserError(f"dream: fomm_side {fomm_side} is too small; pass at least 16 (default "
+                                f"{trained_side}, the checkpoint's training frame side)")
+            detector = self.backbone.model
+            # the hourglass halves the size num_blocks times after the detector's own scale_factor
+            self._fomm_multiple = max(1, round(2 ** len(detector.predictor.encoder.down_blocks)
+                                               / detector.scale_factor))
+            self.layer = layer or FOMM_DEFAULTS["layer"]
+            module_path = FOMM_LAYERS.get(self.layer, self.layer)
         else:
-            self.backbone = load_classifier(network, weights=weights, seed=seed, device=self.device)
-        self.layer = layer or CLASSIFIERS[network].default_layer
+            if network == "vgg19" and not self.class_mode:
+                self.backbone = load_vgg_features("vgg19", weights=weights, seed=seed, device=self.device)
+            else:
+                self.backbone = load_classifier(network, weights=weights, seed=seed, device=self.device)
+            self.layer = module_path = layer or CLASSIFIERS[network].default_layer
         self._hooked = None
         if not self.class_mode:
             try:
-                module = self.backbone.model.get_submodule(self.layer)
+                module = self.backbone.model.get_submodule(module_path)
             except AttributeError as e:
+                if network == "fomm":
+                    raise UserError(f"dream: the fomm keypoint detector has no layer {self.layer!r}; pass one of "
+                                    f"{', '.join(FOMM_LAYERS)}, or network: vgg19 for its layers") from e
                 names = [n for n, _ in self.backbone.model.named_children()]
                 raise UserError(f"dream: {network} has no layer {self.layer!r}; pass a module name such as "
                                 f"{', '.join(names[:6])} or a dotted path like features.20") from e
             module.register_forward_hook(self._hook)
+        trained = self.backbone.published or network == "fomm"
         # gradient smoothing (sigma, px): random-weight features otherwise give pixel-level colour noise
-        self.smooth = float(smooth) if smooth is not None else (0.0 if self.backbone.published else 1.0)
+        if smooth is None:
+            smooth = FOMM_DEFAULTS["smooth"] if network == "fomm" else 0.0 if trained else 1.0
+        self.smooth = float(smooth)
         # no global colour drift (the gradient's mean colour removed): random features otherwise tint it all
-        self.neutral = bool(neutral_color) if neutral_color is not None else not self.backbone.published
+        self.neutral = bool(neutral_color) if neutral_color is not None else not trained
+        # brightness steps only: our detector, trained on one video's colours, otherwise paints faces red
+        self.luma = bool(luma) if luma is not None else network == "fomm"
         self.autocast_dtype = self._autocast_dtype(precision)
         self.min_side = MIN_SIDE.get(network, 32)
         self._draws = np.random.default_rng(self.seed)   # one parameter draw per video, reproducible
@@ -147,6 +207,23 @@ class DreamStage(Stage):
         self.reset()
 
     # ---- set-up helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _resolve_network(network: str, weights, wants_classes: bool) -> str:
+        """'auto' -> vgg19 when its ImageNet file is cached or weights / class options ask for a torchvision
+        network, else fomm (our own trained keypoint detector: the offline default)."""
+        if network != "auto":
+            return network
+        if weights != "auto" or wants_classes or torchvision_weights_file(VGG_WEIGHTS["vgg19"]) is not None:
+            return "vgg19"
+        return "fomm"
+
+    def _fomm_size(self, h: int, w: int) -> tuple[int, int]:
+        """The detector's input size for an HxW image: short side fomm_side, each side a multiple the
+        hourglass can halve down (32 for the bundled detector)."""
+        s = self.fomm_side / min(h, w)
+        m = self._fomm_multiple
+        return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
+
     def _autocast_dtype(self, precision):
         if precision == "fp32" or (precision == "auto" and self.device.type != "cuda"):
             return None
@@ -185,6 +262,14 @@ class DreamStage(Stage):
     def describe(self) -> str:
         target = ("ImageNet class logits " + (str(self.channel_list) if self.channel_list else "(most probable)")
                   if self.class_mode else f"layer {self.layer}")
+        if self.network == "fomm":
+            why = "offline default; no ImageNet weights cached" if self.auto_network else "network: fomm"
+            path = FOMM_LAYERS.get(self.layer, self.layer)
+            layer = self.layer if path == self.layer else f"{self.layer} ({path})"
+            target = (f"layer {layer}, seen at short side {self.fomm_side} px (trained at {self.trained_side})"
+                      + (", brightness steps only (luma)" if self.luma else ""))
+            kind = f"our FOMM keypoint detector from {self.backbone.source} ({why})"
+            return f"dream: DeepDream on {kind}, {target}; {self._describe_run()}"
         if self.backbone.published:
             kind = f"published ImageNet weights, {self.backbone.source}"
         elif self.backbone.source.startswith("random"):
@@ -192,11 +277,14 @@ class DreamStage(Stage):
                     "psychedelic swirls along textures and edges, no objects")
         else:
             kind = f"weights from {self.backbone.source}"
+        return f"dream: DeepDream on {self.network} {target} ({kind}); {self._describe_run()}"
+
+    def _describe_run(self) -> str:
         f = self.fixed
         p = "parameters drawn per video (random: true)" if self.random else (
             f"{f['num_octaves']} octaves x {f['num_iterations']} it, lr {f['lr']}")
         prec = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).removeprefix("torch.")
-        return f"dream: DeepDream on {self.network} {target} ({kind}); {p}; {prec} on {self.device}"
+        return f"{p}; {prec} on {self.device}"
 
     # ---- dreaming ------------------------------------------------------------------------------------
     def _activations(self, x: torch.Tensor) -> torch.Tensor:
@@ -204,6 +292,11 @@ class DreamStage(Stage):
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
             inp = self.backbone.normalize(x)
+            if self.fomm_side is not None:   # the face at the detector's training scale (anti-aliased)
+                size = self._fomm_size(*inp.shape[-2:])
+                if size != tuple(inp.shape[-2:]):
+                    inp = F.interpolate(inp, size=size, mode="bilinear", align_corners=False,
+                                        antialias=size[0] < inp.shape[-2])
             if self.class_mode:
                 return self.backbone.model(inp)
             self._hooked = None
@@ -235,6 +328,8 @@ class DreamStage(Stage):
             loss = loss * _FP16_LOSS_SCALE
         (grad,) = torch.autograd.grad(loss, rolled)
         grad = gaussian_blur(torch.roll(grad.float(), shifts=(-oy, -ox), dims=(2, 3)), self.smooth)
+        if self.luma:
+            grad = grad.mean(dim=1, keepdim=True).expand_as(grad)
         if self.neutral:
             grad = grad - grad.mean(dim=(2, 3), keepdim=True)
         if not torch.isfinite(grad).all():

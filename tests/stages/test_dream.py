@@ -1,16 +1,21 @@
-"""The dream stage on real talking-head frames: it changes them, respects depth masks, blends init, guides classes."""
+"""The dream stage on real talking-head frames: it changes them (faces more than the background with our own
+keypoint detector), respects depth masks, blends init, guides classes."""
 import numpy as np
 import pytest
 import torch
 from torchvision import models
 
+import stages.dream
+import stages.fomm_backbone
 from errors import UserError
+from faces import get_backend
 from stages.base import FrameContext
 from stages.dream import DreamStage, depth_mask
 from stages.registry import get_stage
-from video import read_frames, to_float
+from video import iter_frames, read_frames, to_float
 
 FAST = {"num_octaves": 2, "num_iterations": 3, "jitter": 4}
+FOMM_FAST = {"num_octaves": 2, "num_iterations": 5, "jitter": 4}   # our detector is cheap: a few more steps
 CHANGED = 0.01   # mean absolute change (of 1) a dreamed frame must show
 
 
@@ -24,6 +29,30 @@ def frames(media_dir):
 def no_cached_weights(tmp_path, monkeypatch):
     """Every test sees an empty torch hub cache unless it fills it: the offline default is what runs."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+@pytest.fixture(scope="module")
+def face_frames(media_dir):
+    """Frames 0, 60, 120 and 180 of franck.mp4 at 128x128 with their dlib face boxes: the face about as
+    framed as in the face crops our checkpoint was trained on (64x64)."""
+    frames = [f for i, f in enumerate(iter_frames(media_dir / "franck.mp4", stop=181, size=(128, 128)))
+              if i % 60 == 0]
+    detector = get_backend("dlib", landmarks=False)
+    boxes = []
+    for frame in frames:
+        faces = detector.detect(frame)
+        assert len(faces) == 1, f"dlib found {len(faces)} faces"
+        boxes.append(faces[0].box)
+    return [to_float(f) for f in frames], boxes
+
+
+def face_ratio(before, after, box) -> float:
+    """Mean absolute change per pixel inside the face box over the same outside it."""
+    diff = np.abs(after - before).mean(axis=2)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    inside = np.zeros(diff.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    return float(diff[inside].mean() / diff[~inside].mean())
 
 
 def face_depth(h, w, scale=1.0):
@@ -41,7 +70,99 @@ def test_dream_changes_the_frame_and_keeps_shape_and_range(frames):
     diff = np.abs(out - frames[0]).mean()
     assert diff > CHANGED, diff
     line = stage.describe()
-    assert "vgg19" in line and "RANDOM weights" in line and "offline default" in line and "\n" not in line
+    assert stage.network == "fomm" and "\n" not in line
+    assert ("our FOMM keypoint detector from checkpoints/stillmotion-vox-64.pth.tar (offline default; "
+            "no ImageNet weights cached)") in line
+
+
+
+def test_auto_keeps_vgg19_when_its_imagenet_file_is_cached(tmp_path, monkeypatch):
+    cached = tmp_path / "vgg19-dcbb9e9d.pth"
+    monkeypatch.setattr(stages.dream, "torchvision_weights_file", lambda enum: cached)
+    assert DreamStage._resolve_network("auto", "auto", False) == "vgg19"
+    monkeypatch.setattr(stages.dream, "torchvision_weights_file", lambda enum: None)
+    assert DreamStage._resolve_network("auto", "auto", False) == "fomm"
+    assert DreamStage._resolve_network("auto", "auto", True) == "vgg19"     # class options need a classifier
+    assert DreamStage._resolve_network("auto", "random", False) == "vgg19"
+    assert DreamStage._resolve_network("fomm", "auto", False) == "fomm"
+
+
+def test_fomm_dreams_faces_more_than_the_background(face_frames):
+    """Per pixel, the face box changes 2-3x more than the rest of the frame. Part of that is the frame itself
+    (the face has more edges than the flat backdrop: the same detector with random weights gives 2.0-2.4x),
+    so the trained detector must also beat that control on average."""
+    frames, boxes = face_frames
+    fomm = DreamStage(network="fomm", **FOMM_FAST)
+    control = DreamStage(network="fomm", **FOMM_FAST)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for m in control.backbone.model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                torch.nn.init.zeros_(m.bias)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_parameters()
+    trained, untrained = [], []
+    for frame, box in zip(frames, boxes):
+        out = fomm.process(frame, FrameContext(0))
+        assert np.abs(out - frame).mean() > CHANGED
+        trained.append(face_ratio(frame, out, box))
+        untrained.append(face_ratio(frame, control.process(frame, FrameContext(0)), box))
+    assert min(trained) > 1.5, trained
+    assert np.mean(trained) > 1.1 * np.mean(untrained), (trained, untrained)
+
+
+def test_fomm_dream_is_deterministic_for_a_seed(face_frames):
+    frame = face_frames[0][0]
+    a = DreamStage(network="fomm", seed=7, **FOMM_FAST).process(frame, FrameContext(0))
+    b = DreamStage(network="fomm", seed=7, **FOMM_FAST).process(frame, FrameContext(0))
+    c = DreamStage(network="fomm", seed=8, **FOMM_FAST).process(frame, FrameContext(0))
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).mean() > 1e-4   # the seed draws the jitter
+
+
+def test_fomm_keeps_the_dream_options(face_frames):
+    """Octaves, depth masks, bf16, random parameters and other layers work on our detector too."""
+    frames, boxes = face_frames
+    frame = frames[1]
+    depth = np.zeros(frame.shape[:2], np.float32)
+    depth[:, 64:] = 1.0
+    out = DreamStage(network="fomm", use_depth=True, use_threshold=True, num_octaves=3, num_iterations=3,
+                     jitter=8).process(frame, FrameContext(0, depth=depth))
+    diff = np.abs(out - frame).mean(axis=2)
+    # only where the mask is on (the coarse octaves' detail, upsampled, blurs its edge by 2-3 px)
+    assert diff[:, 66:].mean() > CHANGED and diff[:, :60].max() == 0.0
+    out = DreamStage(network="fomm", precision="bf16", layer="kp", **FOMM_FAST).process(frame, FrameContext(0))
+    assert out.dtype == np.float32 and np.abs(out - frame).mean() > CHANGED
+    stage = DreamStage(network="fomm", random=True, iterations_range=(2, 3), octaves_range=(1, 2), seed=1)
+    assert np.abs(stage.process(frame, FrameContext(0)) - frame).mean() > CHANGED / 2
+    deep = DreamStage(network="fomm", layer="predictor.encoder.down_blocks.1", fomm_side=96, **FOMM_FAST)
+    assert "short side 96 px" in deep.describe()
+    assert np.abs(deep.process(frame, FrameContext(0)) - frame).mean() > CHANGED
+
+
+@pytest.mark.parametrize("option", [{"channel_list": [1]}, {"max_output": True}, {"pyramid_max": True}])
+def test_class_options_with_fomm_are_a_user_error(option):
+    with pytest.raises(UserError, match="fomm keypoint detector has none") as info:
+        DreamStage(network="fomm", **option)
+    assert "\n" not in str(info.value)
+
+
+def test_fomm_errors_are_one_line(tmp_path, monkeypatch):
+    with pytest.raises(UserError, match="no layer 'features.20'"):
+        DreamStage(network="fomm", layer="features.20")
+    with pytest.raises(UserError, match="fomm_checkpoint"):
+        DreamStage(network="fomm", weights="imagenet")
+    missing = tmp_path / "gone.pth.tar"
+    with pytest.raises(UserError, match=f"checkpoint {missing}, which is missing; pass fomm_checkpoint"):
+        DreamStage(network="fomm", fomm_checkpoint=missing)
+    monkeypatch.setattr(stages.fomm_backbone, "DEFAULT_CHECKPOINT", missing)
+    with pytest.raises(UserError, match="which is missing; restore it with `git checkout -- checkpoints/`"):
+        DreamStage()
+    not_torch = tmp_path / "text.pth.tar"
+    not_torch.write_text("not a checkpoint")
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        DreamStage(network="fomm", fomm_checkpoint=not_torch)
 
 
 def test_invert_depth_dreams_the_background_not_the_face(frames):
@@ -49,7 +170,7 @@ def test_invert_depth_dreams_the_background_not_the_face(frames):
     depth = face_depth(*frame.shape[:2])
     for threshold in (False, True):
         stage = DreamStage(use_depth=True, invert_depth=True, use_threshold=threshold, th_val=0.5,
-                           num_octaves=1, num_iterations=3)
+                           num_octaves=1, num_iterations=3, lr=0.008)
         diff = np.abs(stage.process(frame, FrameContext(index=0, depth=depth)) - frame).mean(axis=2)
         inner_face = face_depth(*frame.shape[:2], scale=0.65) > 0   # clear of resampling at the mask's edge
         face, background = diff[inner_face].mean(), diff[depth == 0].mean()
@@ -131,9 +252,10 @@ def test_random_parameters_are_drawn_per_video_and_seeded(frames):
 
 
 def test_bf16_autocast_and_other_layers(frames):
-    out = DreamStage(precision="bf16", layer="features.17", **FAST).process(frames[0], FrameContext(0))
+    out = DreamStage(network="vgg19", weights="random", precision="bf16", layer="features.17",
+                     **FAST).process(frames[0], FrameContext(0))
     assert out.dtype == np.float32 and np.abs(out - frames[0]).mean() > CHANGED
     with pytest.raises(UserError, match="has no layer"):
-        DreamStage(layer="features.99")
+        DreamStage(network="vgg19", layer="features.99")
     with pytest.raises(UserError, match="unknown network"):
         DreamStage(network="alexnet")

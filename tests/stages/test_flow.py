@@ -15,7 +15,7 @@ from video import iter_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-64.pth.tar"
-IMAGE_FLOWS = ("farneback", "dis")
+IMAGE_FLOWS = ("farneback", "dis", "ensemble")
 
 
 def frames(media_dir, name, start, count, size=(160, 128)):
@@ -33,7 +33,7 @@ def textured(image, margin=12, share=50):
 
 
 def test_registry_lists_the_flows_and_rejects_unknown_names():
-    assert {"farneback", "dis", "motion"} <= set(available_flows())
+    assert {"farneback", "dis", "ensemble", "motion"} <= set(available_flows())
     with pytest.raises(UserError, match="farneback"):
         get_flow("lucas-kanade")
     with pytest.raises(UserError, match="from the animation"):
@@ -218,3 +218,19 @@ def test_motion_flow_agrees_with_farneback_on_a_real_animation(media_dir):
         if sel.sum() > 50:
             medians.append(np.median(np.hypot(*(flow - measured).transpose(2, 0, 1))[sel]))
     assert medians and np.median(medians) < 1.0
+
+
+def test_ensemble_flow_is_the_mean_of_dis_and_farneback_and_trusts_their_agreement(media_dir):
+    clip = frames(media_dir, "WolfgangLanger_Pexels.mp4", 100, 4, size=(160, 96))
+    a, b = clip[0], clip[3]
+    f_dis, f_farneback = get_flow("dis")(a, b), get_flow("farneback")(a, b)
+    flow, reliability = get_flow("ensemble").with_reliability(a, b)
+    assert np.allclose(flow, 0.5 * (f_dis + f_farneback), atol=1e-6) and reliability is None
+    # half-way between the two: each is nearer to the mean than to the other
+    assert np.abs(flow - f_dis).mean() == pytest.approx(0.5 * np.abs(f_farneback - f_dis).mean(), rel=1e-5)
+    flow_t, reliability = get_flow("ensemble", tolerance=0.25).with_reliability(a, b)
+    assert np.array_equal(flow_t, flow)
+    disagreement = np.linalg.norm(f_dis - f_farneback, axis=2)
+    assert np.allclose(reliability, np.exp(-((disagreement / 0.25) ** 2)), atol=1e-6)
+    assert reliability.min() < 0.1 and reliability.max() > 0.9  # the two flows agree in places and not in others
+    assert "mean of DIS" in get_flow("ensemble").describe()

@@ -134,7 +134,7 @@ def test_animated_frames_drive_the_motion_flow(media_dir):
         np.testing.assert_allclose(a, b, atol=1e-6)
     lines.clear()
     list(apply_stages(images, "test_lift", report=lines.append))
-    assert "flow dis" in lines[0]
+    assert "flow ensemble" in lines[0]
 
 
 def test_stylize_cli_writes_the_video_and_reports_errors(media_dir, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The style stage (bundled fast model, pytorch/examples .pth files, Gatys optimisation) and train_style.py."""
+"""The style stage (bundled fast model, pytorch/examples .pth files, Gatys optimisation) and its training."""
 import os
 
 import numpy as np
@@ -12,6 +12,7 @@ from stages.base import FrameContext
 from stages.registry import get_stage
 from stages.style import DEFAULT_MODEL, StyleStage
 from stages.style_net import TransformerNet, load_transformer
+from stages.style_train import StyleTrainOptions, resolve_vgg, train_style_model
 from video import VideoWriter, read_frames, save_image, to_float
 
 CHANGED = 0.03   # mean absolute change (of 1) a styled frame must show
@@ -110,6 +111,20 @@ def test_train_style_writes_a_loadable_model(media_dir, tmp_path, capsys):
     assert net.width == 4 and os.listdir(out.parent) == ["tiny.pth"]   # no temp files left behind
 
 
+def test_train_style_model_is_callable_without_the_cli(media_dir, tmp_path):
+    lines = []
+    options = StyleTrainOptions(style=str(media_dir / "scream_crop.jpg"), content=[str(media_dir / "franck_01829.jpg")],
+                                out=str(tmp_path / "api.pth"), vgg="random", size=32, width=4, batch_size=1,
+                                iterations=2, log_every=1, style_size=48)
+    path = train_style_model(options, report=lines.append)
+    assert path == tmp_path / "api.pth" and load_transformer(path).width == 4
+    assert lines[0].startswith("train_style: VGG16 = vgg16 features with random weights")
+    assert any(line.startswith("iter     2") for line in lines) and lines[-1].startswith("train_style: saved")
+    options.out = str(tmp_path / "api.pt")
+    with pytest.raises(UserError, match="must end in .pth"):
+        train_style_model(options, report=lines.append)
+
+
 def test_train_style_failed_save_leaves_no_file(media_dir, tmp_path, monkeypatch):
     content = _content_folder(media_dir, tmp_path / "content")
     out = tmp_path / "out" / "tiny.pth"
@@ -144,5 +159,5 @@ def test_cached_vgg_weights_are_used_by_optimize_and_train_style(tmp_path, monke
     assert torch.equal(stage.vgg.layers[28].weight, vgg19.features[28].weight)
     vgg16 = load_vgg_features("vgg16", weights="random", seed=12).model
     torch.save(vgg16.state_dict(), ckpt / "vgg16-397923af.pth")
-    backbone = train_style.resolve_vgg("imagenet", seed=0)
+    backbone = resolve_vgg("imagenet", seed=0)
     assert backbone.published and torch.equal(backbone.model.features[21].weight, vgg16.features[21].weight)
