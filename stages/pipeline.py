@@ -100,7 +100,8 @@ def apply_stages(frames: Iterable, names, params: dict | None = None, device="cp
         (a whole run config is accepted too: its stages_params section is used).
     smoothing: True (as params say), False (off), a strength in [0, 1], or a dict of smoothing options;
         it overrides params['smoothing'] and is overridden by params[<stage>]['smoothing'].
-    flow: 'auto' (the animation's motion when known, else dis), 'farneback', 'dis' or 'motion';
+    flow: 'auto' (= 'ensemble': DIS + Farneback + the animation's motion when known), 'farneback', 'dis',
+        'ensemble' or 'motion';
         None leaves it to params' smoothing.flow.
     motions: per-frame motion (objects with .deformation and .occlusion), when `frames` are plain images.
     report: where one-line descriptions of the stages go (default: this module's logger at INFO).

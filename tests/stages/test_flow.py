@@ -230,7 +230,20 @@ def test_ensemble_flow_is_the_mean_of_dis_and_farneback_and_trusts_their_agreeme
     assert np.abs(flow - f_dis).mean() == pytest.approx(0.5 * np.abs(f_farneback - f_dis).mean(), rel=1e-5)
     flow_t, reliability = get_flow("ensemble", tolerance=0.25).with_reliability(a, b)
     assert np.array_equal(flow_t, flow)
-    disagreement = np.linalg.norm(f_dis - f_farneback, axis=2)
-    assert np.allclose(reliability, np.exp(-((disagreement / 0.25) ** 2)), atol=1e-6)
+    spread = np.linalg.norm(f_dis - f_farneback, axis=2) / 2  # each member's distance from the mean
+    assert np.allclose(reliability, np.exp(-((spread / 0.25) ** 2)), atol=1e-6)
     assert reliability.min() < 0.1 and reliability.max() > 0.9  # the two flows agree in places and not in others
     assert "mean of DIS" in get_flow("ensemble").describe()
+
+
+def test_ensemble_flow_adds_the_animation_motion_when_given(media_dir):
+    a, b = frames(media_dir, "franck.mp4", 40, 2, size=(128, 96))
+    ones = np.ones((32, 32), np.float32)
+    motion_a = {"deformation": affine_deformation(0.9, 0.05, 0.0), "occlusion": ones}
+    motion_b = {"deformation": affine_deformation(0.92, 0.0, 0.02), "occlusion": ones * 0.5}
+    ensemble = get_flow("ensemble")
+    flow, reliability = ensemble.with_reliability(a, b, motion_a, motion_b)
+    motion_flow, motion_reliability = MotionFlow().from_motion(motion_b, motion_a, a.shape[:2], return_reliability=True)
+    images_only = ensemble(a, b)
+    assert np.allclose(flow, (2 * images_only + motion_flow) / 3, atol=1e-5)
+    assert np.allclose(reliability, motion_reliability) and reliability.max() <= 0.5

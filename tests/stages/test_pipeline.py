@@ -124,17 +124,30 @@ def _animation(media_dir, count=5, size=96):
 def test_animated_frames_drive_the_motion_flow(media_dir):
     animation = _animation(media_dir)
     lines = []
-    out = list(apply_stages(animation, "test_lift", smoothing=0.5, report=lines.append))
+    out = list(apply_stages(animation, "test_lift", smoothing=0.5, flow="motion", report=lines.append))
     assert len(out) == len(animation) and "flow motion" in lines[0]
     images = [a.image for a in animation]
     lines.clear()
-    out2 = list(apply_stages(images, "test_lift", smoothing=0.5, motions=animation, report=lines.append))
+    out2 = list(apply_stages(images, "test_lift", smoothing=0.5, flow="motion", motions=animation,
+                             report=lines.append))
     assert "flow motion" in lines[0]
     for a, b in zip(out, out2):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    lines.clear()
-    list(apply_stages(images, "test_lift", report=lines.append))
+
+
+def test_auto_flow_is_the_ensemble_with_the_animation_motion_when_known(media_dir):
+    animation = _animation(media_dir)
+    images = [a.image for a in animation]
+    lines = []
+    with_motion = list(apply_stages(animation, "test_lift", smoothing=0.5, report=lines.append))
     assert "flow ensemble" in lines[0]
+    without = list(apply_stages(images, "test_lift", smoothing=0.5, report=lines.append))
+    explicit = list(apply_stages(images, "test_lift", smoothing=0.5, flow="ensemble", motions=animation,
+                                 report=lines.append))
+    for a, b in zip(with_motion, explicit):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # the motion takes part: the smoothed frames differ from the images-only ensemble's
+    assert max(np.abs(a - b).max() for a, b in zip(with_motion[1:], without[1:])) > 1e-3
 
 
 def test_stylize_cli_writes_the_video_and_reports_errors(media_dir, tmp_path, capsys):
