@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import itertools
 import os
 import sys
@@ -92,9 +91,6 @@ def _stages_hook(names: str | None):
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     if not wanted:
         return None, []
-    if importlib.util.find_spec("stages.pipeline") is None:
-        raise UserError("stages are not available in this installation (stages/pipeline.py is missing); "
-                        "drop --stages")
     from stages.pipeline import apply_stages
     from stages.registry import parse_stage_list
 

@@ -128,16 +128,6 @@ def test_missing_bundled_checkpoint(files, media_dir, tmp_path, capsys, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_stages_missing_from_the_checkout(files, media_dir, tmp_path, capsys, monkeypatch):
-    real_find_spec = demo.importlib.util.find_spec
-    monkeypatch.setattr(demo.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "stages.pipeline" else real_find_spec(name, *a))
-    code, _ = animate(files, tmp_path, "--stages", "depth", source=media_dir / "audrey.jpg")
-    assert code == 2
-    assert "error: stages are not available" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_command_line_exit_code_and_stderr(files, tmp_path):
     result = tmp_path / "result.mp4"
     proc = subprocess.run([sys.executable, str(ROOT / "demo.py"), "--source", str(files / "missing.jpg"),
