@@ -4,8 +4,8 @@
 
 bundled_demo.png: `python demo.py --visualize --size 128` on data/source.jpg and data/driving.mp4, frames
 0, 30, 60, 90 and 119 stacked (columns source | driving | result, keypoints drawn).
-stages.png: one frame of that animation (frame 60) | depth | style | dream, each stage with its offline
-default, the three stages run on the animation with temporal smoothing as `demo.py --stages` runs them.
+stages.png: frames 30 and 90 of that animation (rows): animation | depth | style | dream, each stage with its
+offline default, run on the animation with temporal smoothing as `demo.py --stages` runs them.
 """
 import subprocess
 import sys
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from video import iter_frames, save_image  # noqa: E402
 
 ROWS = (0, 30, 60, 90, 119)
-STAGE_FRAME = 60
+STAGE_FRAMES = (30, 90)
 
 
 def demo(*args: str, out: Path) -> list[np.ndarray]:
@@ -33,10 +33,11 @@ def main() -> int:
         tmp = Path(tmp)
         frames = demo("--visualize", "--size", "128", out=tmp / "visualize.mp4")
         save_image(ROOT / "docs" / "bundled_demo.png", np.concatenate([frames[k] for k in ROWS], axis=0))
-        panels = [demo("--size", "192", out=tmp / "plain.mp4")[STAGE_FRAME]]
+        videos = [demo("--size", "192", out=tmp / "plain.mp4")]
         for stage in ("depth", "style", "dream"):
-            panels.append(demo("--size", "192", "--stages", stage, out=tmp / f"{stage}.mp4")[STAGE_FRAME])
-        save_image(ROOT / "docs" / "stages.png", np.concatenate(panels, axis=1))
+            videos.append(demo("--size", "192", "--stages", stage, out=tmp / f"{stage}.mp4"))
+        rows = [np.concatenate([v[k] for v in videos], axis=1) for k in STAGE_FRAMES]
+        save_image(ROOT / "docs" / "stages.png", np.concatenate(rows, axis=0))
     print("wrote docs/bundled_demo.png and docs/stages.png")
     return 0
 

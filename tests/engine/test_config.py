@@ -104,7 +104,8 @@ def test_vox256_keeps_the_original_values():
     assert train["transform_params"] == {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
     assert train["loss_weights"] == {"generator_gan": 0, "discriminator_gan": 1, "feature_matching": [10] * 4,
                                      "perceptual": [10] * 5, "equivariance_value": 10,
-                                     "equivariance_jacobian": 10}
+                                     "equivariance_jacobian": 10,
+                                     "pixel_l1": 0.0, "ssim": 0.0}  # ours, off unless a config sets them
 
     data = cfg["dataset_params"]
     assert (data["root_dir"], data["frame_shape"]) == ("data/vox-png", [256, 256, 3])
@@ -161,8 +162,10 @@ def test_golden64_matches_the_reference_config(golden_dir):
     cfg = load_config(CONFIG / "golden-64.yaml")
     assert without_defaulted_extras(cfg["model_params"], ref["model_params"], "model_params.") \
         == ref["model_params"]
-    for key in ("scales", "transform_params", "loss_weights"):
+    for key in ("scales", "transform_params"):
         assert cfg["train_params"][key] == ref["train_params"][key], key
+    assert without_defaulted_extras(cfg["train_params"]["loss_weights"], ref["train_params"]["loss_weights"],
+                                    "train_params.loss_weights.") == ref["train_params"]["loss_weights"]
     assert cfg["dataset_params"]["frame_shape"] == ref["dataset_params"]["frame_shape"]
     assert cfg["animate_params"]["normalization_params"] == ref["animate_params"]["normalization_params"]
     assert cfg["dataset_params"]["root_dir"] == "data/datasets/media-64"

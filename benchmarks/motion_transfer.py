@@ -1,0 +1,79 @@
+"""Benchmark: does the animation follow the driving video's head pose and mouth? Landmark correlations.
+
+    python benchmarks/motion_transfer.py                                   # bundled model, data/ sample
+    python benchmarks/motion_transfer.py --checkpoint X --config C --source photo.jpg --driving clip.mp4
+
+Runs `demo.py` (its defaults: relative motion) at 256x256, finds dlib's 68 landmarks (or face-alignment's
+when its weights are cached) in every driving and result frame, and prints, for three signals, the
+correlation over time between driving and result and each one's standard deviation:
+  mouth opening   inner-lip gap (landmarks 63-67, 1-based) / face width (jaw ends 1-17)
+  roll            angle of the line between the eye centres, degrees
+  yaw             horizontal offset of the nose tip from the jaw's midpoint / face width
+A correlation near 1 means the result moves when and as the driving face does; near 0, it does not.
+"""
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from faces import get_backend  # noqa: E402
+from video import iter_frames  # noqa: E402
+
+SIGNALS = ("mouth opening", "roll (deg)", "yaw")
+
+
+def face_signals(landmarks: np.ndarray) -> tuple[float, float, float]:
+    width = float(np.linalg.norm(landmarks[16] - landmarks[0]))
+    eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
+    mouth = float(np.linalg.norm(landmarks[66] - landmarks[62])) / width
+    roll = float(np.degrees(np.arctan2(eyes[1], eyes[0])))
+    yaw = float(landmarks[30, 0] - (landmarks[0, 0] + landmarks[16, 0]) / 2) / width
+    return mouth, roll, yaw
+
+
+def track(path, backend) -> np.ndarray:
+    rows = []
+    for frame in iter_frames(path):
+        landmarks = backend.landmarks(frame)
+        rows.append(face_signals(landmarks) if landmarks is not None else (np.nan,) * 3)
+    return np.array(rows)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=None, help="model (default: demo.py's bundled model)")
+    p.add_argument("--config", default=None)
+    p.add_argument("--source", default=None, help="source photo (default: demo.py's data/source.jpg)")
+    p.add_argument("--driving", default=None, help="driving video (default: demo.py's data/driving.mp4)")
+    args = p.parse_args(argv)
+    extra = []
+    for flag in ("checkpoint", "config", "source", "driving"):
+        if getattr(args, flag):
+            extra += [f"--{flag}", getattr(args, flag)]
+    backend = get_backend("auto", landmarks=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.mp4"
+        subprocess.run([sys.executable, "demo.py", "--size", "256", "--result_video", str(result), *extra],
+                       cwd=ROOT, check=True, capture_output=True)
+        generated = track(result, backend)
+    driving = track(Path(args.driving) if args.driving else ROOT / "data" / "driving.mp4", backend)
+    both = ~np.isnan(generated[:, 0]) & ~np.isnan(driving[:, 0])
+    print(f"landmarks: {backend.describe()}")
+    print(f"frames with a face in both driving and result: {int(both.sum())} of {len(driving)}\n")
+    print("| signal | correlation (driving vs result) | driving std | result std |")
+    print("|---|---|---|---|")
+    for i, name in enumerate(SIGNALS):
+        d, g = driving[both, i], generated[both, i]
+        corr = float(np.corrcoef(d, g)[0, 1]) if both.sum() > 2 else float("nan")
+        print(f"| {name} | {corr:.2f} | {d.std():.3f} | {g.std():.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
