@@ -531,18 +531,8 @@ PHOTO_FPS = 25.0  # nominal frame rate of the synthetic photo tracks
 
 def find_photos(inputs: Sequence[str]) -> list[str]:
     """Image files among `inputs`: files as given, folders searched recursively (hidden entries skipped)."""
-    found = []
-    for item in inputs:
-        item = os.fspath(item)
-        if os.path.isfile(item):
-            found.append(item)
-        elif os.path.isdir(item):
-            for root, dirs, files in os.walk(item):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [os.path.join(root, f) for f in sorted(files)
-                          if not f.startswith(".") and f.lower().endswith(video.IMAGE_EXTENSIONS)]
-        else:
-            raise UserError(f"photo {item} does not exist; pass image files or folders of images to --photos")
+    found = _files_in(inputs, video.IMAGE_EXTENSIONS,
+                      "photo {} does not exist; pass image files or folders of images to --photos")
     if not found:
         raise UserError(f"no image files ({'/'.join(video.IMAGE_EXTENSIONS)}) in {', '.join(map(str, inputs))}; "
                         "pass face photos or folders holding them to --photos")
@@ -600,8 +590,9 @@ def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> Non
 # ------------------------------------------------------------------------------------------ the run
 
 
-def find_videos(inputs: Sequence[str]) -> list[str]:
-    """Video files among `inputs`: files as given, folders searched recursively (hidden entries skipped)."""
+def _files_in(inputs: Sequence[str], extensions: tuple[str, ...], missing: str) -> list[str]:
+    """Files among `inputs` as given, plus the files with `extensions` in folders among them (searched
+    recursively, sorted, hidden entries skipped); UserError(missing.format(item)) for an item that is neither."""
     found = []
     for item in inputs:
         item = os.fspath(item)
@@ -611,9 +602,15 @@ def find_videos(inputs: Sequence[str]) -> list[str]:
             for root, dirs, files in os.walk(item):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [os.path.join(root, f) for f in sorted(files)
-                          if not f.startswith(".") and f.lower().endswith(video.VIDEO_EXTENSIONS)]
+                          if not f.startswith(".") and f.lower().endswith(extensions)]
         else:
-            raise UserError(f"input {item} does not exist; pass video files or folders of videos")
+            raise UserError(missing.format(item))
+    return found
+
+
+def find_videos(inputs: Sequence[str]) -> list[str]:
+    """Video files among `inputs`: files as given, folders searched recursively (hidden entries skipped)."""
+    found = _files_in(inputs, video.VIDEO_EXTENSIONS, "input {} does not exist; pass video files or folders of videos")
     if not found:
         raise UserError(f"no video files ({'/'.join(video.VIDEO_EXTENSIONS)}) in {', '.join(map(str, inputs))}; "
                         "pass video files or folders holding them")
