@@ -173,18 +173,16 @@ class EnsembleFlow(FlowMethod):
         self.tolerance = float(tolerance)
         self.dis = DISFlow(preset)
         self.farneback = FarnebackFlow(winsize=winsize)
-        self._motion = None
+        from motion.motion_field import MotionFlow  # it imports this module, so not at the top
+
+        self.motion = MotionFlow()
 
     def with_reliability(self, a, b, motion_a=None, motion_b=None):
         """(flow, reliability or None) with a(x) ~ b(x + flow(x)); motion_a/motion_b: the frames' motion."""
         flows = [self.dis(a, b), self.farneback(a, b)]
         reliability = None
         if motion_a is not None and motion_b is not None:
-            if self._motion is None:
-                from motion.motion_field import MotionFlow  # it imports this module
-
-                self._motion = MotionFlow()
-            motion_flow, reliability = self._motion.from_motion(motion_b, motion_a, flows[0].shape[:2],
+            motion_flow, reliability = self.motion.from_motion(motion_b, motion_a, flows[0].shape[:2],
                                                                 return_reliability=True)
             flows.append(motion_flow)
         flow = np.mean(flows, axis=0).astype(np.float32)

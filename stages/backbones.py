@@ -150,7 +150,8 @@ def _load_into(model: nn.Module, state: dict, path: Path, name: str, optional=()
     model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
 
 
-def _freeze(model: nn.Module, device) -> nn.Module:
+def freeze(model: nn.Module, device) -> nn.Module:
+    """`model` in eval mode on `device` with no parameter asking for gradients (a network to dream on)."""
     model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)
@@ -183,7 +184,7 @@ def load_classifier(name: str, weights="auto", seed: int = 0, device="cpu") -> B
     if spec.finish is not None:
         spec.finish(model)
     published = path is not None and weights in ("auto", "imagenet")
-    return Backbone(name, _freeze(model, device), published, str(path) if path else f"random init, seed {seed}")
+    return Backbone(name, freeze(model, device), published, str(path) if path else f"random init, seed {seed}")
 
 
 class VggFeatures(nn.Module):
@@ -226,5 +227,5 @@ def load_vgg_features(arch: str = "vgg19", weights="auto", seed: int = 0, device
     else:
         _load_into(model, _read_state(path, arch), path, arch, only_prefix="features.")
     published = path is not None and weights in ("auto", "imagenet")
-    return Backbone(f"{arch} features", _freeze(model, device), published,
+    return Backbone(f"{arch} features", freeze(model, device), published,
                     str(path) if path else f"random init, seed {seed}")

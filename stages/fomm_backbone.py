@@ -9,7 +9,7 @@ import yaml
 
 from errors import UserError
 from modules.keypoint_detector import KPDetector
-from stages.backbones import Backbone
+from stages.backbones import Backbone, freeze
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-64.pth.tar"
@@ -91,9 +91,6 @@ def load_kp_detector(checkpoint=None, config=None, device="cpu") -> tuple[Backbo
         raise UserError(f"dream: the keypoint detector in {path} does not fit its config ({what}); "
                         "pass fomm_config: the YAML it was trained with")
     detector.load_state_dict({k: weights[k] for k in own})
-    detector.eval().to(device)
-    for p in detector.parameters():
-        p.requires_grad_(False)
-    backbone = Backbone("fomm keypoint detector", detector, published=False, source=_display(path),
+    backbone = Backbone("fomm keypoint detector", freeze(detector, device), published=False, source=_display(path),
                         mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     return backbone, training_side(state) or 256
