@@ -3,6 +3,7 @@
   python preprocess.py --input raw_videos/ --output data/datasets/mine --size 256
   python preprocess.py --input a.mp4 b.mp4 --output data/datasets/ab-64 --size 64 --split_by track
   python preprocess.py --input a.mp4 --photos faces/ --output data/datasets/a-plus-photos --size 64
+  python preprocess.py --output data/datasets/a-plus-photos --landmarks   # add landmark files (mouth loss)
 
 Writes <output>/train/, <output>/test/ (one clip per face track, named <video>#<NNN>#<start>#<end>.mp4)
 and <output>/tracks.csv; point dataset_params.root_dir at <output>.
@@ -65,6 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--crf", type=int, default=d.crf, help=f"H.264 quality of the clips (default {d.crf})")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the identity split")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--landmarks", action="store_true",
+                   help="also write per-frame face landmarks (<split>/landmarks/*.npy, needed by "
+                        "loss_weights.mouth); with no --input/--photos, add them to the existing --output")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -82,7 +86,18 @@ def _main(argv=None) -> None:
         detect_side=args.detect_side, face_backend=args.face_backend, crf=args.crf, seed=args.seed,
         progress=not args.quiet, photo_frames=args.photo_frames, photo_tracks=args.photo_tracks,
         photo_increase=args.photo_increase)
-    build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
+    if args.input or args.photos or not args.landmarks:
+        build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
+    if args.landmarks:
+        from datasets.landmarks import annotate_dataset
+        from faces import get_backend
+
+        backend = get_backend(args.face_backend, landmarks=True)
+        logging.info("%s", backend.describe())
+        counts = annotate_dataset(args.output, backend, overwrite=args.overwrite, progress=not args.quiet)
+        logging.info("landmarks: %d videos, %d written (%d frames, %d without a face), %d already there",
+                     counts["videos"], counts["written"], counts["frames"], counts["frames_without_face"],
+                     counts["kept"])
 
 
 def main(argv=None) -> int:

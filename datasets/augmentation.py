@@ -150,6 +150,8 @@ class ColorJitter:
         return low, high
 
     def __call__(self, clip: torch.Tensor, rng) -> torch.Tensor:
+        if clip.shape[1] > 3:  # channels after RGB (a mask) are geometry only: no colour change
+            return torch.cat([self(clip[:, :3], rng), clip[:, 3:]], dim=1)
         adjustments = []
         for value, adjust in ((self.brightness, F.adjust_brightness), (self.contrast, F.adjust_contrast),
                               (self.saturation, F.adjust_saturation), (self.hue, F.adjust_hue)):
@@ -179,7 +181,11 @@ class AllAugmentationTransform:
             self.transforms.append(ColorJitter(**jitter_param))
 
     def __call__(self, frames: Sequence[np.ndarray], rng: np.random.Generator | None = None) -> list[np.ndarray]:
-        """frames: a list (or TxHxWx3 array) of HxWx3 float frames in [0, 1] -> list of HxWx3 float32."""
+        """frames: a list (or TxHxWxC array) of HxWxC float frames in [0, 1] -> list of HxWxC float32.
+
+        C is 3 (RGB) or more: channels after the first three (e.g. a mouth mask) get the same flips,
+        rotation, resize and crop as the image, and no colour jitter.
+        """
         rng = np.random if rng is None else rng
         clip = torch.from_numpy(np.ascontiguousarray(np.stack(list(frames)), dtype=np.float32))
         clip = clip.permute(0, 3, 1, 2)  # T, 3, H, W

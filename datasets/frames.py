@@ -9,6 +9,10 @@ a video file (.mp4/.gif/.mov/.avi/.webm/.mkv) or a strip image (.png/.jpg, frame
 Items (same keys and shapes as the original):
     is_train=True:  {'driving': (3,H,W) float32, 'source': (3,H,W) float32, 'name': str}
     is_train=False: {'video': (3,T,H,W) float32, 'name': str}
+With mouth_mask=True (ours; training only) a training item also has 'driving_mouth', a (1,H,W) float32
+soft mask of the driving frame's mouth region, drawn from the landmark files that `preprocess.py
+--landmarks` writes (datasets/landmarks.py; a `landmarks/` folder beside the videos is never a video)
+and augmented with the frames.
 and, for reconstruction without holding whole videos, `iter_video(idx)` streams (3,H,W) frames.
 
 Random draws (which frames, which video of an identity, augmentation) use numpy's global state, so
@@ -31,8 +35,10 @@ from PIL import UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from datasets.augmentation import AllAugmentationTransform
+from datasets.landmarks import LANDMARKS_DIR, load_landmarks
 from datasets.sources import SOURCE_KINDS, FrameSource, is_source_path, open_source
 from errors import UserError
+from faces.mouth import mouth_mask
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +80,7 @@ def _candidates(folder: str) -> list[str]:
     """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
     names, ignored = [], []
     for name in sorted(os.listdir(folder)):
-        if name.startswith("."):
+        if name.startswith(".") or name == LANDMARKS_DIR:
             continue
         (names if is_source_path(os.path.join(folder, name)) else ignored).append(name)
     if ignored:
@@ -102,7 +108,8 @@ class FramesDataset(Dataset):
     """
 
     def __init__(self, root_dir, frame_shape=(256, 256, 3), id_sampling=False, is_train=True,
-                 random_seed=0, pairs_list=None, augmentation_params=None, test_fraction=0.1, split_seed=0):
+                 random_seed=0, pairs_list=None, augmentation_params=None, test_fraction=0.1, split_seed=0,
+                 mouth_mask=False):
         root_dir = str(root_dir)
         if not os.path.isdir(root_dir):
             raise UserError(f"dataset root_dir {root_dir} is not a folder; {LAYOUT_HINT}")
@@ -143,6 +150,11 @@ class FramesDataset(Dataset):
                 by_identity.setdefault(identity_of(name), []).append(i)
             self.identities = sorted(by_identity)
             self._identity_videos = [by_identity[k] for k in self.identities]
+
+        self.mouth_mask = bool(mouth_mask) and self.is_train
+        self.landmarks = None
+        if self.mouth_mask:
+            self.landmarks = [load_landmarks(s.path, s.num_frames) for s in self.sources]
 
         self.transform = None
         if self.is_train and augmentation_params:
@@ -186,13 +198,20 @@ class FramesDataset(Dataset):
         # probability 1/num_frames, which then gives a source == driving pair.
         frame_idx = np.sort(np.random.choice(source.num_frames, replace=True, size=2))
         frames = source.read(frame_idx)
+        if self.mouth_mask:  # a 4th channel, so that every geometric augmentation moves it with the frame
+            height, width = frames[0].shape[:2]
+            frames = [np.concatenate([f, mouth_mask(self.landmarks[vid][i], height, width)[..., None]], axis=2)
+                      for f, i in zip(frames, frame_idx)]
         if self.transform is not None:
             frames = self.transform(frames)
-        return {
-            "driving": np.ascontiguousarray(frames[1].transpose(2, 0, 1), dtype=np.float32),
-            "source": np.ascontiguousarray(frames[0].transpose(2, 0, 1), dtype=np.float32),
+        item = {
+            "driving": np.ascontiguousarray(frames[1][..., :3].transpose(2, 0, 1), dtype=np.float32),
+            "source": np.ascontiguousarray(frames[0][..., :3].transpose(2, 0, 1), dtype=np.float32),
             "name": self.videos[vid],
         }
+        if self.mouth_mask:
+            item["driving_mouth"] = np.ascontiguousarray(frames[1][..., 3:].transpose(2, 0, 1), dtype=np.float32)
+        return item
 
     def video_path(self, idx: int) -> str:
         """Path of video idx (a video index, not an identity, also with id_sampling)."""

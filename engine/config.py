@@ -114,6 +114,9 @@ SCHEMA = {
             # ours: pixel pyramid losses (an offline alternative or complement to the VGG perceptual loss)
             "pixel_l1": (float, False, 0.0),  # L1 of the frames, summed over train_params.scales
             "ssim": (float, False, 0.0),  # 1 - SSIM of the frames, summed over train_params.scales
+            # L1 inside the driving frame's mouth region (landmark files: preprocess.py --landmarks),
+            # per pixel of the region, summed over train_params.scales
+            "mouth": (float, False, 0.0),
         }, True, None),
         # ours from here on
         "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", or a path to a .pth file

@@ -199,7 +199,8 @@ class Trainer:
 def _make_loader(config, info, seed):
     dp = config["dataset_params"]
     tp = config["train_params"]
-    dataset = FramesDataset(is_train=True, **dp)
+    # the mouth loss needs each driving frame's mouth mask (from the dataset's landmark files)
+    dataset = FramesDataset(is_train=True, mouth_mask=tp["loss_weights"]["mouth"] != 0, **dp)
     if tp["num_repeats"] > 1:
         dataset = DatasetRepeater(dataset, tp["num_repeats"])
     if tp["batch_size"] % info.world_size:

@@ -1,4 +1,4 @@
-"""Face metrics of reconstruction: AKD with MKR (landmark distance, missed faces) and AED (identity distance).
+"""Face metrics of reconstruction: AKD with MKR (landmarks, missed faces), AED (identity), mouth L1 and AKD.
 
 Both frames are resized to 256x256 (as FOMM's evaluation does) and searched for a face independently,
 with the face backend that faces.get_backend("auto") picks here (face-alignment's 2D-FAN when its weights
@@ -11,6 +11,8 @@ are cached, else dlib); the backends used are reported with the results (`descri
          count frames whose real frame has no face). Such frames are excluded from akd, never a crash.
     aed  mean Euclidean distance between the 128-D identity embeddings of the generated and the real
          frame, over the frames where both have a face
+    mouth_l1, mouth_akd  L1 inside the real frame's mouth region and the distance of the 20 mouth landmarks
+         (whether the mouth follows: a few pixels of a 64 px frame, which image-wide L1 hardly sees)
 
 AED caveat: the FOMM paper computed AED with OpenFace's embedding. Ours is dlib's 128-D ResNet embedding
 (the face-recognition-models wheel; offline), whose distances live on another scale (dlib's own
@@ -174,3 +176,40 @@ class AED(Metric):
         if real_embedding is None:  # no face to compare with: skip the (slow) embedding of the generated frame
             return {"aed": None}
         return {"aed": embedding_distance(self.faces.embedding(eval_image(generated)), real_embedding)}
+
+
+@register_metric("mouth")
+class Mouth(Metric):
+    """How well the mouth is reconstructed: L1 inside the real frame's mouth region, and mouth landmark distance.
+
+        mouth_l1   mean absolute difference (frame values in [0, 1]) inside the mouth region of the real frame
+                   (faces.mouth.mouth_mask of its landmarks), at the frames' own resolution
+        mouth_akd  like akd, over the 20 mouth landmarks only (pixels of the 256x256 frame)
+
+    Frames without a face in the real frame (both columns) or the generated one (mouth_akd) are skipped.
+    """
+
+    columns = ("mouth_l1", "mouth_akd")
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.faces = shared_analyzer(context)
+        self.faces.landmark_backend  # noqa: B018 - pick the backend now: a UserError here marks it unavailable
+
+    def describe(self):
+        return self.faces.landmark_backend.describe()
+
+    def frame(self, generated, real):
+        from faces.mouth import MOUTH, mouth_mask
+
+        check_pair(generated, real)
+        real_marks = self.faces.landmarks(eval_image(real))
+        if real_marks is None:
+            return {"mouth_l1": None, "mouth_akd": None}
+        height, width = real.shape[:2]
+        mask = mouth_mask(np.asarray(real_marks) / EVAL_SIZE, height, width)
+        diff = np.abs(generated.astype(np.float64) - real.astype(np.float64)).mean(axis=2)
+        generated_marks = self.faces.landmarks(eval_image(generated))
+        return {"mouth_l1": float((diff * mask).sum() / max(mask.sum(), 1e-6)),
+                "mouth_akd": keypoint_distance(None if generated_marks is None else generated_marks[MOUTH],
+                                               real_marks[MOUTH])}

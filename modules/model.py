@@ -1,5 +1,6 @@
-"""Train-time full models: generator losses (perceptual, GAN, feature matching, equivariance), discriminator loss."""
+"""Train-time full models: generator losses (perceptual, pixel, mouth, GAN, feature matching, equivariance), discriminator loss."""
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from modules.antialias import ImagePyramide
@@ -78,6 +79,17 @@ class GeneratorFullModel(nn.Module):
                 key = "prediction_" + str(scale)
                 total = total + (1 - ssim(pyramide_generated[key], pyramide_real[key].detach())).mean()
             losses["ssim"] = weights["ssim"] * total
+
+        if weights.get("mouth", 0) != 0:
+            # L1 per pixel of the mouth region: small in the frame, so the image-wide terms hardly see it
+            mask = x["driving_mouth"]
+            total = 0
+            for scale in self.scales:
+                key = "prediction_" + str(scale)
+                diff = torch.abs(pyramide_generated[key] - pyramide_real[key].detach())
+                region = mask if scale == 1 else F.interpolate(mask, size=diff.shape[-2:], mode="area")
+                total = total + (diff * region).sum() / (region.sum() * diff.shape[1] + 1e-6)
+            losses["mouth"] = weights["mouth"] * total
 
         if weights["generator_gan"] != 0:
             maps_generated = self.discriminator(pyramide_generated, kp=detach_kp(kp_driving))

@@ -105,7 +105,7 @@ def test_vox256_keeps_the_original_values():
     assert train["loss_weights"] == {"generator_gan": 0, "discriminator_gan": 1, "feature_matching": [10] * 4,
                                      "perceptual": [10] * 5, "equivariance_value": 10,
                                      "equivariance_jacobian": 10,
-                                     "pixel_l1": 0.0, "ssim": 0.0}  # ours, off unless a config sets them
+                                     "pixel_l1": 0.0, "ssim": 0.0, "mouth": 0.0}  # ours, off unless set
 
     data = cfg["dataset_params"]
     assert (data["root_dir"], data["frame_shape"]) == ("data/vox-png", [256, 256, 3])

@@ -217,3 +217,23 @@ def test_sigterm_to_the_process_group_writes_an_exit_checkpoint(tiny_dataset, tm
     assert proc.returncode == 130, out[-2000:]
     state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")
     assert 0 < state["stillmotion"]["step"] < 75
+
+
+def test_mouth_loss_trains_from_landmark_files_and_asks_for_them(tiny_dataset, tmp_path):
+    import shutil
+
+    from datasets.landmarks import annotate_dataset
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    cfg = small_config(root, **{"train_params.loss_weights.mouth": 3, "train_params.num_epochs": 1})
+    with pytest.raises(UserError, match="has no landmark file .* --landmarks"):
+        train(cfg, args_for(tmp_path / "without"))
+    assert not (tmp_path / "without").exists()
+    counts = annotate_dataset(str(root), progress=False)
+    assert counts["written"] == 4 and counts["frames_without_face"] == 0
+    run_dir = train(cfg, args_for(tmp_path / "run"))
+    events = [p for p in run_dir.iterdir() if p.name.startswith("events.out.tfevents")]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tags = EventAccumulator(str(events[0])).Reload().Tags()["scalars"]
+    assert any("mouth" in t for t in tags)

@@ -1,4 +1,4 @@
-"""Tests of the face metrics on real photos and video frames: AKD/MKR (landmarks) and AED (identity)."""
+"""Tests of the face metrics on real photos and video frames: AKD/MKR (landmarks), AED (identity), mouth."""
 import numpy as np
 import pytest
 
@@ -31,7 +31,7 @@ def face(media_dir):
 @pytest.fixture(scope="module")
 def metrics():
     context = MetricContext()
-    ready, skipped = build_metrics(["akd", "aed"], context)
+    ready, skipped = build_metrics(["akd", "aed", "mouth"], context)
     assert not skipped, f"face metrics unavailable here: {skipped}"
     return {m.name: m for m in ready}
 
@@ -80,6 +80,26 @@ def test_a_frame_without_a_face_is_counted_as_missed(face, metrics, no_face):
     assert metrics["akd"].frame(real, no_face) == {"akd": None, "mkr": 1.0}
     assert metrics["akd"].frame(no_face, no_face.copy()) == {"akd": None, "mkr": 1.0}
     assert metrics["aed"].frame(no_face, real) == {"aed": None}
+
+
+def test_mouth_metric_sees_the_mouth_and_only_the_mouth(face, metrics, no_face):
+    real = face("franck_01829.jpg")
+    assert metrics["mouth"].frame(real.copy(), real) == {"mouth_l1": 0.0, "mouth_akd": 0.0}
+    marks = FaceAnalyzer().landmarks(eval_image(real))
+    top = int(marks[48:68, 1].min()) - 20  # well above the lips: the eyes and the forehead change
+    changed = real.copy()
+    changed[:top] = 1.0 - changed[:top]
+    assert np.abs(changed - real).mean() > 0.05
+    assert metrics["mouth"].frame(changed, real)["mouth_l1"] == 0.0
+    lips = real.copy()
+    x0, y0 = marks[48:68].min(0).astype(int)
+    x1, y1 = marks[48:68].max(0).astype(int)
+    lips[y0:y1, x0:x1] = 0.0  # a black mouth
+    value = metrics["mouth"].frame(lips, real)["mouth_l1"]
+    assert value > 0.1
+    assert metrics["mouth"].frame(shifted(real, 8), real)["mouth_akd"] == pytest.approx(8, abs=1.5)
+    assert metrics["mouth"].frame(real, no_face) == {"mouth_l1": None, "mouth_akd": None}
+    assert metrics["mouth"].frame(no_face, real)["mouth_akd"] is None
 
 
 def test_backends_are_described(metrics):

@@ -118,3 +118,33 @@ def test_perceptual_network_from_a_checkpoint(tmp_path):
         _full_model([f"train_params.perceptual_network={tmp_path / 'missing.pth.tar'}"])
     with pytest.raises(UserError, match="has 3 weights.*5 levels"):
         _full_model([f"train_params.perceptual_network={path}", "train_params.loss_weights.perceptual=[1,1,1]"])
+
+
+def test_mouth_term_is_l1_per_pixel_of_the_mask_region():
+    model, _ = _full_model(["train_params.loss_weights.perceptual=[0,0,0,0,0]",
+                            "train_params.loss_weights.mouth=5"])
+    torch.manual_seed(2)
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[:, :, 40:52, 20:44] = 1.0
+    x = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64), "driving_mouth": mask}
+    losses, generated = model(x)
+    assert set(losses) == {"mouth", "equivariance_value", "equivariance_jacobian"}
+    pred = generated["prediction"].detach()
+    pyr_p, pyr_r = model.pyramid(pred), model.pyramid(x["driving"])
+    expected = 0.0
+    for scale in model.scales:
+        key = f"prediction_{scale}"
+        region = torch.nn.functional.interpolate(mask, size=pyr_p[key].shape[-2:], mode="area")
+        inside = torch.abs(pyr_p[key] - pyr_r[key]) * region
+        expected += (inside.sum() / (region.sum() * 3)).item()
+    assert losses["mouth"].item() == pytest.approx(5 * expected, rel=1e-5)
+    # with the whole frame as the region it is the image-wide pixel L1 (per pixel, summed over scales)
+    model.loss_weights = {**model.loss_weights, "pixel_l1": 5.0}
+    model.zero_grad()
+    again, _ = model({**x, "driving_mouth": torch.ones_like(mask)})
+    assert again["mouth"].item() == pytest.approx(again["pixel_l1"].item(), rel=1e-5)
+    again["mouth"].backward()
+    assert model.kp_extractor.kp.weight.grad.abs().sum() > 0  # it reaches the keypoints through the warp
+    # an empty mask (no face found in that frame) gives no loss
+    empty, _ = model({**x, "driving_mouth": torch.zeros_like(mask)})
+    assert empty["mouth"].item() == 0.0
