@@ -76,7 +76,7 @@ def split_names(names: list[str], test_fraction: float, seed: int) -> tuple[list
     return train, test
 
 
-def _candidates(folder: str) -> list[str]:
+def video_names(folder: str) -> list[str]:
     """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
     names, ignored = [], []
     for name in sorted(os.listdir(folder)):
@@ -125,10 +125,10 @@ class FramesDataset(Dataset):
             self.root_dir = train_dir if self.is_train else test_dir
             if not os.path.isdir(self.root_dir):
                 raise UserError(f"dataset root_dir {root_dir} has no {split}/ folder; {LAYOUT_HINT}")
-            names = _candidates(self.root_dir)
+            names = video_names(self.root_dir)
         else:
             self.root_dir = root_dir
-            names = self._seeded_split(_candidates(root_dir), test_fraction, split_seed)
+            names = self._seeded_split(video_names(root_dir), test_fraction, split_seed)
         if not names:
             raise UserError(f"no {split} videos found in {self.root_dir}; {LAYOUT_HINT}")
 
@@ -198,7 +198,9 @@ class FramesDataset(Dataset):
         # probability 1/num_frames, which then gives a source == driving pair.
         frame_idx = np.sort(np.random.choice(source.num_frames, replace=True, size=2))
         frames = source.read(frame_idx)
-        if self.mouth_mask:  # a 4th channel, so that every geometric augmentation moves it with the frame
+        # a 4th channel, so that every geometric augmentation moves it with the frame; both frames get
+        # theirs, because a time flip swaps which of the two becomes the driving frame
+        if self.mouth_mask:
             height, width = frames[0].shape[:2]
             frames = [np.concatenate([f, mouth_mask(self.landmarks[vid][i], height, width)[..., None]], axis=2)
                       for f, i in zip(frames, frame_idx)]

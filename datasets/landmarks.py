@@ -85,14 +85,13 @@ def write_landmarks(video_path: str, marks: np.ndarray) -> str:
 
 def dataset_videos(root: str) -> list[str]:
     """Paths of the videos of a dataset folder: root/train and root/test, or root itself, sorted."""
-    from datasets.sources import is_source_path
+    from datasets.frames import video_names  # not at the top: datasets.frames imports this module
 
     root = str(root)
     if not os.path.isdir(root):
         raise UserError(f"dataset folder {root} does not exist; pass the --output of an earlier preprocess.py run")
     splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))] or [root]
-    return [os.path.join(folder, name) for folder in splits for name in sorted(os.listdir(folder))
-            if not name.startswith(".") and name != LANDMARKS_DIR and is_source_path(os.path.join(folder, name))]
+    return [os.path.join(folder, name) for folder in splits for name in video_names(folder)]
 
 
 def annotate_dataset(root: str, backend=None, detect_side: int = 256, overwrite: bool = False,
