@@ -11,7 +11,6 @@ video is reused for the landmark model (face tracks move little between frames).
 """
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable
 
@@ -19,8 +18,6 @@ import numpy as np
 
 from atomic import atomic_open
 from errors import UserError
-
-log = logging.getLogger(__name__)
 
 LANDMARKS_DIR = "landmarks"  # reserved name: never read as a video
 

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from evaluation.metrics import Metric, MetricContext, check_pair, register_metric
+from faces.mouth import MOUTH, mouth_mask
 
 EVAL_SIZE = 256  # frames are compared at 256x256, the resolution FOMM's face metrics use
 
@@ -137,19 +138,23 @@ def embedding_distance(a: np.ndarray | None, b: np.ndarray | None) -> float | No
     return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
 
 
-@register_metric("akd")
-class AKD(Metric):
-    """Average keypoint distance (pixels at 256x256) and the missing keypoint rate."""
-
-    columns = ("akd", "mkr")
+class LandmarkMetric(Metric):
+    """A metric on the landmarks of the shared FaceAnalyzer (akd, mouth); reports the landmark backend."""
 
     def __init__(self, context):
         super().__init__(context)
         self.faces = shared_analyzer(context)
-        self.faces.landmark_backend  # noqa: B018 - pick the backend now: a UserError here marks akd unavailable
+        self.faces.landmark_backend  # noqa: B018 - pick the backend now: a UserError here marks it unavailable
 
     def describe(self):
         return self.faces.landmark_backend.describe()
+
+
+@register_metric("akd")
+class AKD(LandmarkMetric):
+    """Average keypoint distance (pixels at 256x256) and the missing keypoint rate."""
+
+    columns = ("akd", "mkr")
 
     def frame(self, generated, real):
         check_pair(generated, real)
@@ -179,7 +184,7 @@ class AED(Metric):
 
 
 @register_metric("mouth")
-class Mouth(Metric):
+class Mouth(LandmarkMetric):
     """How well the mouth is reconstructed: L1 inside the real frame's mouth region, and mouth landmark distance.
 
         mouth_l1   mean absolute difference (frame values in [0, 1]) inside the mouth region of the real frame
@@ -191,17 +196,7 @@ class Mouth(Metric):
 
     columns = ("mouth_l1", "mouth_akd")
 
-    def __init__(self, context):
-        super().__init__(context)
-        self.faces = shared_analyzer(context)
-        self.faces.landmark_backend  # noqa: B018 - pick the backend now: a UserError here marks it unavailable
-
-    def describe(self):
-        return self.faces.landmark_backend.describe()
-
     def frame(self, generated, real):
-        from faces.mouth import MOUTH, mouth_mask
-
         check_pair(generated, real)
         real_marks = self.faces.landmarks(eval_image(real))
         if real_marks is None:
