@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-import imageio_ffmpeg
 import numpy as np
 
 from errors import UserError
@@ -66,6 +65,7 @@ class _Timeline:
 @functools.lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary bundled with imageio-ffmpeg (never a system ffmpeg)."""
+    import imageio_ffmpeg  # here, not at the top: png-frame datasets train without it
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
