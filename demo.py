@@ -19,7 +19,7 @@ import numpy as np
 from errors import UserError, run_cli
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-64.pth.tar"
+DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-128.pth.tar"
 DEFAULT_SOURCE = "data/source.jpg"
 DEFAULT_DRIVING = "data/driving.mp4"
 LANDMARK_SIZE = 256  # --find_best_frame compares landmarks on 256x256 images, as the original

@@ -1,6 +1,6 @@
 """Benchmark: a checkpoint's reconstruction metrics on held-out real clips, next to the static-source baseline.
 
-    python benchmarks/reconstruction_metrics.py --checkpoint checkpoints/stillmotion-vox-64.pth.tar \\
+    python benchmarks/reconstruction_metrics.py --checkpoint checkpoints/stillmotion-vox-128.pth.tar \\
         --data data/datasets/media-64
 
 --data is a dataset root as FramesDataset reads it (its test/ split, or the seeded split of the videos in
@@ -22,7 +22,7 @@ from engine.reconstruction import run_reconstruction  # noqa: E402
 from errors import UserError  # noqa: E402
 from evaluation.report import format_table  # noqa: E402
 
-DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-64.pth.tar"
+DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-128.pth.tar"
 
 
 def parse_args(argv=None):

@@ -6,7 +6,7 @@
   python benchmarks/warping_error.py --synthetic          # a synthetic animation: adds the motion flow
 
 The raw video is a real clip from the shared media; with --animate (needs the trained demo checkpoint
-checkpoints/stillmotion-vox-64.pth.tar) that clip animating a photo, with --synthetic a real frame moved by
+checkpoints/stillmotion-vox-128.pth.tar) that clip animating a photo, with --synthetic a real frame moved by
 known smooth deformations the way the generator moves the source; with either, the animation's own motion
 is a third flow source (and a third judge). For every stage: the warping error of its per-frame
 output and of its smoothed output for each flow source, each judged twice (flow by Farneback and by DIS on
@@ -32,7 +32,7 @@ from stages import Stage, apply_stages, get_stage  # noqa: E402
 from video import iter_frames, probe  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
-CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-64.pth.tar"
+CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-128.pth.tar"
 JUDGES = ("farneback", "dis")
 
 

@@ -1,6 +1,7 @@
 """Starting a model of another frame size from a trained one's weights (for instance 64x64 -> 128x128).
 
-  python -m engine.grow --checkpoint checkpoints/stillmotion-vox-64.pth.tar \
+  git show 90d098f:checkpoints/stillmotion-vox-64.pth.tar > log/stillmotion-vox-64.pth.tar  # the old bundled model
+  python -m engine.grow --checkpoint log/stillmotion-vox-64.pth.tar \
       --config config/stillmotion-vox-128.yaml --output log/init-128.pth.tar
   python run.py --config config/stillmotion-vox-128.yaml --checkpoint log/init-128.pth.tar
 

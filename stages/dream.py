@@ -7,7 +7,7 @@ dreamed detail to the next octave. Parameters (stages_params.dream):
   cached or weights / class options ask for a torchvision network, else fomm (our own keypoint detector);
   weights auto | imagenet | random | FILE (torchvision networks only); layer: a module path (features.20,
   layer3, inception4c), for fomm one of stages.fomm_backbone.LAYERS (encoder1-4, decoder1-4, decoder, kp)
-  or a KPDetector module path; fomm_checkpoint (default checkpoints/stillmotion-vox-64.pth.tar),
+  or a KPDetector module path; fomm_checkpoint (default checkpoints/stillmotion-vox-128.pth.tar),
   fomm_config (its YAML, for original FOMM files); fomm_side: the detector sees each octave with its short
   side resized to this (default the checkpoint's training frame side, the framing of our face crops and of
   demo.py's output; raise it when the face is a small part of the frame); luma: brightness steps only (the

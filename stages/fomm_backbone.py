@@ -12,7 +12,7 @@ from modules.keypoint_detector import KPDetector
 from stages.backbones import Backbone, freeze
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-64.pth.tar"
+DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-128.pth.tar"
 
 # short names for the detector's layers (module paths of KPDetector work too); fine to coarse, then the heads
 LAYERS = {

@@ -34,7 +34,7 @@ def no_cached_weights(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def face_frames(media_dir):
     """Frames 0, 60, 120 and 180 of franck.mp4 at 128x128 with their dlib face boxes: the face about as
-    framed as in the face crops our checkpoint was trained on (64x64)."""
+    framed as in the face crops our checkpoint was trained on."""
     frames = [f for i, f in enumerate(iter_frames(media_dir / "franck.mp4", stop=181, size=(128, 128)))
               if i % 60 == 0]
     detector = get_backend("dlib", landmarks=False)
@@ -71,7 +71,7 @@ def test_dream_changes_the_frame_and_keeps_shape_and_range(frames):
     assert diff > CHANGED, diff
     line = stage.describe()
     assert stage.network == "fomm" and "\n" not in line
-    assert ("our FOMM keypoint detector from checkpoints/stillmotion-vox-64.pth.tar (offline default; "
+    assert ("our FOMM keypoint detector from checkpoints/stillmotion-vox-128.pth.tar (offline default; "
             "no ImageNet weights cached)") in line
 
 

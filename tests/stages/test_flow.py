@@ -14,7 +14,7 @@ from motion.warp import blend, consistency_mask, inside_mask, warp
 from video import iter_frames
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-64.pth.tar"
+CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-128.pth.tar"
 IMAGE_FLOWS = ("farneback", "dis", "ensemble")
 
 
