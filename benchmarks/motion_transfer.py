@@ -2,6 +2,7 @@
 
     python benchmarks/motion_transfer.py                                   # bundled model, data/ sample
     python benchmarks/motion_transfer.py --checkpoint X --config C --source photo.jpg --driving clip.mp4
+    python benchmarks/motion_transfer.py --demo_flag=--find_best_frame --demo_flag=--crop   # demo.py options
 
 Runs `demo.py` (its defaults: relative motion) at 256x256, finds dlib's 68 landmarks (or face-alignment's
 when its weights are cached) in every driving and result frame, and prints, for three signals, the
@@ -51,11 +52,14 @@ def main(argv=None) -> int:
     p.add_argument("--config", default=None)
     p.add_argument("--source", default=None, help="source photo (default: demo.py's data/source.jpg)")
     p.add_argument("--driving", default=None, help="driving video (default: demo.py's data/driving.mp4)")
+    p.add_argument("--demo_flag", action="append", default=[], metavar="FLAG",
+                   help="pass a flag on to demo.py, e.g. --demo_flag=--find_best_frame (repeatable)")
     args = p.parse_args(argv)
     extra = []
     for flag in ("checkpoint", "config", "source", "driving"):
         if getattr(args, flag):
             extra += [f"--{flag}", getattr(args, flag)]
+    extra += args.demo_flag
     backend = get_backend("auto", landmarks=True)
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.mp4"

@@ -1,6 +1,6 @@
 """Regenerates the README's pictures from the bundled defaults: docs/bundled_demo.png and docs/stages.png.
 
-    python docs/make_pictures.py            # both, about a minute on 2 CPU cores
+    python docs/make_pictures.py            # both, about 6 minutes on 2 CPU cores (most of it the dream stage)
 
 bundled_demo.png: `python demo.py --visualize --size 128` on data/source.jpg and data/driving.mp4, frames
 0, 30, 60, 90 and 119 stacked (columns source | driving | result, keypoints drawn).
