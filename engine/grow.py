@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from engine.build import build_networks
-from engine.checkpoint import read_checkpoint, save_checkpoint
+from engine.checkpoint import _mismatch, read_checkpoint, save_checkpoint
 from engine.config import load_config
 from errors import UserError, run_cli
 
@@ -37,9 +37,9 @@ def grow(checkpoint, config_path, output) -> dict:
             raise UserError(f"checkpoint {checkpoint} has no '{name}' weights; nothing to grow from")
         old = state[name]
         new = getattr(nets, name).state_dict()
-        missing = sorted(set(new) - set(old))
-        unexpected = sorted(set(old) - set(new))
-        wrong = sorted(k for k in set(new) & set(old) if old[k].shape != new[k].shape and not _is_antialias_kernel(k))
+        missing, unexpected, shapes = _mismatch({k: list(v.shape) for k, v in new.items()},
+                                                {k: list(v.shape) for k, v in old.items()})
+        wrong = [k for k in shapes if not _is_antialias_kernel(k)]
         if missing or unexpected or wrong:
             what = (f"{len(missing)} missing ({', '.join(missing[:2])})" if missing else
                     f"{len(unexpected)} unexpected ({', '.join(unexpected[:2])})" if unexpected else
