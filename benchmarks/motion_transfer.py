@@ -63,8 +63,12 @@ def main(argv=None) -> int:
     backend = get_backend("auto", landmarks=True)
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.mp4"
-        subprocess.run([sys.executable, "demo.py", "--size", "256", "--result_video", str(result), *extra],
-                       cwd=ROOT, check=True, capture_output=True)
+        run = subprocess.run([sys.executable, "demo.py", "--size", "256", "--result_video", str(result), *extra],
+                             cwd=ROOT, capture_output=True, text=True)
+        if run.returncode != 0:  # demo.py's own one-line error, not a traceback of this script
+            lines = run.stderr.strip().splitlines() or [f"exit status {run.returncode}"]
+            print(f"demo.py failed: {lines[-1]}", file=sys.stderr)
+            return run.returncode
         generated = track(result, backend)
     driving = track(Path(args.driving) if args.driving else ROOT / "data" / "driving.mp4", backend)
     both = ~np.isnan(generated[:, 0]) & ~np.isnan(driving[:, 0])
