@@ -1,7 +1,7 @@
 """Benchmark: a checkpoint's reconstruction metrics on held-out real clips, next to the static-source baseline.
 
     python benchmarks/reconstruction_metrics.py --checkpoint checkpoints/stillmotion-vox-128.pth.tar \\
-        --data data/datasets/media-64
+        --data data/datasets/media-128-eval
 
 --data is a dataset root as FramesDataset reads it (its test/ split, or the seeded split of the videos in
 it, is the held-out part); by default the root_dir of the config. The config is --config, else the one

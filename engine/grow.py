@@ -47,7 +47,7 @@ def grow(checkpoint, config_path, output) -> dict:
             raise UserError(f"{name} of {checkpoint} does not fit {config_path}: {what}; the channel settings "
                             "(num_kp, block_expansion, max_features, num_blocks, ...) must be the same")
         for key in new:
-            if _is_antialias_kernel(key) and old[key].shape != new[key].shape:
+            if key in shapes:  # only anti-aliasing kernels are left here: every other mismatch stopped above
                 report["from_config"].append(f"{name}.{key}")
             else:
                 new[key] = old[key].clone()
