@@ -158,7 +158,11 @@ class FramesDataset(Dataset):
 
         self.transform = None
         if self.is_train and augmentation_params:
-            self.transform = AllAugmentationTransform(**augmentation_params)
+            try:
+                self.transform = AllAugmentationTransform(**augmentation_params)
+            except (TypeError, ValueError) as exc:  # e.g. a jitter range that is not a number or a [low, high] pair
+                raise UserError(f"dataset_params.augmentation_params: {exc}; "
+                                "fix it in the config or with --set") from exc
 
     def _seeded_split(self, names: list[str], test_fraction: float, split_seed: int) -> list[str]:
         """This split's names; with id_sampling whole identities go to one side, so none is in both."""

@@ -27,11 +27,12 @@ _FLIP = {
     "horizontal_flip": (bool, False, False),
     "time_flip": (bool, False, False),
 }
+# each: v (factors from [1 - v, 1 + v]; hue from [-v, v]) or a [low, high] pair (datasets.augmentation.ColorJitter)
 _JITTER = {
-    "brightness": (float, False, 0),
-    "contrast": (float, False, 0),
-    "saturation": (float, False, 0),
-    "hue": (float, False, 0),
+    "brightness": ((float, [float]), False, 0),
+    "contrast": ((float, [float]), False, 0),
+    "saturation": ((float, [float]), False, 0),
+    "hue": ((float, [float]), False, 0),
 }
 
 SCHEMA = {

@@ -227,3 +227,21 @@ def test_dataloader_workers_draw_different_frames(root):
     assert len(batches) == 8 and batches[0].shape == (2, 3, 64, 64)
     # items alternate between workers 0 and 1; with different seeds their sequences of draws differ
     assert not all(torch.equal(batches[i], batches[i + 1]) for i in range(0, 8, 2))
+
+
+def test_jitter_ranges_from_the_config_reach_the_frames_and_bad_ones_are_one_line(tmp_path, media_files):
+    place(media_files[("franck", "mp4")], tmp_path / "data" / "train" / "franck#a.mp4")
+    plain = FramesDataset(tmp_path / "data", frame_shape=SHAPE, is_train=True)
+    # contrast drawn from [2.5, 3]: every item is far more contrasted than the plain frames
+    strong = FramesDataset(tmp_path / "data", frame_shape=SHAPE, is_train=True,
+                           augmentation_params={"jitter_param": {"contrast": [2.5, 3.0]}})
+    np.random.seed(0)
+    a = plain[0]
+    np.random.seed(0)
+    b = strong[0]  # the same frame pair (the jitter draws come after the frame choice)
+    assert b["source"].std() > 1.3 * a["source"].std()  # (clipped to [0, 1], so less than 2.5x)
+    with pytest.raises(UserError, match=r"^dataset_params.augmentation_params: jitter_param.contrast must be a "
+                                        r"number or a pair, got \(1, 2, 3\); fix it"):
+        FramesDataset(tmp_path / "data", frame_shape=SHAPE, is_train=True,
+                      augmentation_params={"jitter_param": {"contrast": [1, 2, 3]}})
+

@@ -276,6 +276,8 @@ def test_misspelt_key_names_the_key_and_the_fix(tmp_path):
     ("train_params.mixed_precision", "fp16", "'train_params.mixed_precision' must be one of 'fp32', 'bf16'"),
     ("train_params.nonfinite", "ignore", "'train_params.nonfinite' must be one of 'stop', 'skip'"),
     ("train_params.num_epochs", None, "'train_params.num_epochs' must be an int, got null"),
+    ("dataset_params.augmentation_params.jitter_param.contrast", "strong",
+     "'dataset_params.augmentation_params.jitter_param.contrast' must be a number or a list of numbers"),
 ])
 def test_wrong_type_is_an_error(tmp_path, dotted, value, expected):
     def set_value(raw):
@@ -330,13 +332,16 @@ def test_overrides_change_values_and_keep_the_file(tmp_path):
     cfg = load_config(path, ["train_params.num_epochs=3", "dataset_params.root_dir=/data/x",
                              "train_params.scales=[1,0.5]", "train_params.lr_generator=1e-4",
                              "train_params.max_steps=null", "stages_params.depth.model=small",
-                             "dataset_params.augmentation_params.rotation_param.degrees=[-5, 5]"])
+                             "dataset_params.augmentation_params.rotation_param.degrees=[-5, 5]",
+                             "dataset_params.augmentation_params.jitter_param.contrast=[0.7,2.8]"])
     assert cfg["train_params"]["num_epochs"] == 3
     assert cfg["dataset_params"]["root_dir"] == "/data/x"
     assert cfg["train_params"]["scales"] == [1, 0.5]
     assert cfg["train_params"]["lr_generator"] == 1e-4
     assert cfg["stages_params"] == {"depth": {"model": "small"}}
     assert cfg["dataset_params"]["augmentation_params"]["rotation_param"] == {"degrees": [-5, 5]}
+    # a [low, high] jitter range, as datasets.augmentation.ColorJitter takes it
+    assert cfg["dataset_params"]["augmentation_params"]["jitter_param"]["contrast"] == [0.7, 2.8]
     assert path.read_text() == before
     assert load_config(path)["train_params"]["num_epochs"] == 100
 
