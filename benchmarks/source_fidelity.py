@@ -24,14 +24,10 @@ sys.path.insert(0, str(ROOT))
 from datasets.sources import fit_frame  # noqa: E402
 from engine.inference import load_model  # noqa: E402
 from errors import run_cli  # noqa: E402
+from evaluation.metrics import l1_distance, psnr  # noqa: E402
 from video.image import load_image  # noqa: E402
 
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-128.pth.tar"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def redraw(model, frame: np.ndarray) -> dict:
@@ -78,7 +74,7 @@ def _main(argv=None):
         out = redraw(model, frame)
         occlusion = out.get("occlusion")
         occ = f"{occlusion.min():.2f} | {occlusion.mean():.2f}" if occlusion is not None else "- | -"
-        print(f"| {Path(path).name} | {np.abs(out['image'] - frame).mean():.4f} | {psnr(out['image'], frame):.1f} "
+        print(f"| {Path(path).name} | {l1_distance(out['image'], frame):.4f} | {psnr(out['image'], frame):.1f} "
               f"| {occ} |")
 
 

@@ -244,4 +244,3 @@ def test_jitter_ranges_from_the_config_reach_the_frames_and_bad_ones_are_one_lin
                                         r"number or a pair, got \(1, 2, 3\); fix it"):
         FramesDataset(tmp_path / "data", frame_shape=SHAPE, is_train=True,
                       augmentation_params={"jitter_param": {"contrast": [1, 2, 3]}})
-
