@@ -62,15 +62,17 @@ def _main(argv=None):
 
         backend = get_backend("auto", landmarks=False)
         print(f"crop: {backend.describe()}, box side x{args.crop_scale}")
-    print(f"model: {args.checkpoint} ({size[1]}x{size[0]})\n")
-    print("| photo | L1 | PSNR (dB) | occlusion min | occlusion mean |")
-    print("|---|---|---|---|---|")
+    frames = []  # every photo read (and cropped) before any row is printed: a bad one stops with no partial table
     for path in photos:
         image = load_image(path)
         if backend is not None:
             box = source_face_box(image, backend, args.crop_scale, name=path)
             image = crop_resize(image, box, max(size))
-        frame = fit_frame(image, size)
+        frames.append(fit_frame(image, size))
+    print(f"model: {args.checkpoint} ({size[1]}x{size[0]})\n")
+    print("| photo | L1 | PSNR (dB) | occlusion min | occlusion mean |")
+    print("|---|---|---|---|---|")
+    for path, frame in zip(photos, frames):
         out = redraw(model, frame)
         occlusion = out.get("occlusion")
         occ = f"{occlusion.min():.2f} | {occlusion.mean():.2f}" if occlusion is not None else "- | -"
