@@ -1,7 +1,8 @@
 """Command line for animating a photo with a driving video (thin: parse, check the inputs, wire Animator to video I/O).
 
-  python demo.py --source photo.jpg --driving video.mp4                 # -> result.mp4, audio kept
-  python demo.py --source photo.jpg --driving video.mp4 --crop          # animate the face, paste it back
+  python demo.py --source photo.jpg --driving video.mp4                 # -> result.mp4 at the photo's size, audio kept
+  python demo.py --source photo.jpg --driving video.mp4 --no_crop       # animate the whole frame, not the face crop
+  python demo.py --source photo.jpg --driving video.mp4 --output_mode generator   # the generator's own frames
   python demo.py --config config/vox-256.yaml --checkpoint vox-cpk.pth.tar --find_best_frame ...
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-128.pth.tar"
 DEFAULT_SOURCE = "data/source.jpg"
 DEFAULT_DRIVING = "data/driving.mp4"
 LANDMARK_SIZE = 256  # --find_best_frame compares landmarks on 256x256 images, as the original
+MAX_DEFAULT_SIDE = 1920  # fullres output's default longer side for very large photos (--size chooses)
+OUTPUT_MODES = ("fullres", "generator")  # engine.fullres.OUTPUT_MODES, without importing torch for --help
 
 
 def parse_args(argv=None):
@@ -45,8 +48,18 @@ def parse_args(argv=None):
     best.add_argument("--find_best_frame", action="store_true",
                       help="start from the driving frame whose face pose is closest to the source's")
     best.add_argument("--best_frame", type=int, default=None, metavar="N", help="start from driving frame N")
-    p.add_argument("--crop", action="store_true",
-                   help="animate a square crop around the face and paste it back into the full photo")
+    crop = p.add_mutually_exclusive_group()
+    crop.add_argument("--crop", dest="crop", action="store_const", const="yes", default="auto",
+                      help="animate a square crop around the face and paste it back into the full photo (the "
+                           "default whenever a face is found; with --crop, a photo without one is an error)")
+    crop.add_argument("--no_crop", dest="crop", action="store_const", const="no",
+                      help="animate the whole frame, as the model sees it")
+    p.add_argument("--face", type=int, default=0, metavar="N",
+                   help="with several faces in the source photo, animate the N-th largest (default 0: the largest)")
+    p.add_argument("--output_mode", default="fullres", choices=OUTPUT_MODES,
+                   help="fullres (default): the source photo warped at its own resolution by the model's motion, "
+                        "the generator painting only what the warp cannot show; generator: the generator's "
+                        "own frames at the model's size, upscaled")
     p.add_argument("--crop_scale", type=float, default=1.8, help="crop box side / face box side (default 1.8)")
     p.add_argument("--track_every", type=int, default=0, metavar="N",
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
@@ -54,7 +67,9 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
     p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the driving video's)")
     p.add_argument("--size", type=int, default=None,
-                   help="output side in pixels without --crop (default: the model's frame size)")
+                   help="fullres: the output's longer side, up to the photo's own (default: the photo's own size, "
+                        f"at most {MAX_DEFAULT_SIDE}); generator without crop: the output side (default: the "
+                        "model's frame size)")
     p.add_argument("--visualize", action="store_true",
                    help="write source | driving | result side by side, keypoints drawn")
     p.add_argument("--bf16", action="store_true", help="run the networks in bfloat16 (autocast)")
@@ -101,7 +116,7 @@ class Demo:
     """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
 
     def __init__(self, args):
-        from engine.animate import Animator, FaceFollower, source_face_box
+        from engine.animate import Animator, FaceFollower
         from video import VideoWriter, load_image, probe
 
         self.args = args
@@ -113,7 +128,10 @@ class Demo:
             raise UserError(f"--size must be at least 8 pixels, got {args.size}")
         if args.crop_scale < 1:
             raise UserError(f"--crop_scale must be at least 1, got {args.crop_scale}")
-        self.source_image = load_image(self.source_path)
+        if args.face < 0:
+            raise UserError(f"--face must be 0 (the largest face) or more, got {args.face}")
+        self.fullres = args.output_mode == "fullres"
+        self.source_image = self._output_photo(load_image(self.source_path))
         self.info = probe(self.driving_path)
         if self.info.num_frames < 1:
             raise UserError(f"video {self.driving_path} has no frames; pass another driving video")
@@ -134,18 +152,63 @@ class Demo:
               f"{self.model_w}x{self.model_h}")
 
         self.backend = None
-        if args.crop or args.find_best_frame:
+        if args.crop != "no" or args.find_best_frame:
             from faces import get_backend
 
             self.backend = get_backend("auto", landmarks=args.find_best_frame)
             print(self.backend.describe())
-        self.source_box = None
-        if args.crop:
-            self.source_box = source_face_box(self.source_image, self.backend, args.crop_scale,
-                                              name=f"the source image {self.source_path}")
+        self.source_box = self._source_box()
+        self.crop = self.source_box is not None
+        if self.crop:
+            fix = "pass a video showing a face, or --no_crop" if args.crop == "auto" else \
+                "pass a video showing a face or drop --crop"
             self.follower = FaceFollower(self.backend, scale=args.crop_scale, every=args.track_every)
-        self.out_size = (self.source_image.shape[1], self.source_image.shape[0]) if args.crop else \
-            (args.size or self.model_w, args.size or self.model_h)
+            self.follow_fix = fix
+        if self.crop or self.fullres:
+            self.out_size = (self.source_image.shape[1], self.source_image.shape[0])
+        else:
+            self.out_size = (args.size or self.model_w, args.size or self.model_h)
+        what = "the face crop, pasted back into the photo" if self.crop else "the whole frame"
+        how = "full resolution (the photo warped by the model's motion)" if self.fullres else "the generator's frames"
+        print(f"animating {what}; output {self.out_size[0]}x{self.out_size[1]}, {how}")
+        self.composer = None
+
+    def _output_photo(self, photo: np.ndarray) -> np.ndarray:
+        """The source photo at the size the full-resolution output is made at (--size: its longer side)."""
+        if not self.fullres:
+            return photo
+        height, width = photo.shape[:2]
+        longest = max(height, width)
+        side = self.args.size
+        if side is None:
+            if longest <= MAX_DEFAULT_SIDE:
+                return photo
+            side = MAX_DEFAULT_SIDE
+            print(f"the source photo is {width}x{height}; the output is scaled to {side} px on its longer side "
+                  "(--size chooses)")
+        elif side > longest:
+            print(f"--size {side} is larger than the source photo ({width}x{height}); the output keeps the "
+                  "photo's own size")
+            return photo
+        scale = side / longest  # even sides: 4:2:0 video needs them (the writer would pad an odd one)
+        return _resize(photo, max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
+
+    def _source_box(self):
+        """The source face's crop box (snapped to whole pixels), or None to animate the whole frame."""
+        from engine.animate import source_face_box
+        from faces.crop import pixel_box
+
+        args = self.args
+        if args.crop == "no":
+            return None
+        fix = None if args.crop == "auto" else "pass a photo with a clearly visible face or drop --crop"
+        box = source_face_box(self.source_image, self.backend, args.crop_scale, index=args.face,
+                              name=f"the source image {self.source_path}", report=print, fix=fix)
+        if box is None:
+            print(f"no face found in the source image {self.source_path}; animating the whole frame "
+                  "(--crop makes this an error, --no_crop skips the search)")
+            return None
+        return tuple(float(v) for v in pixel_box(box))
 
     def _load_model(self):
         from engine.inference import load_model
@@ -164,20 +227,20 @@ class Demo:
     def driving(self, crop_size: int | None = None):
         """(frame as decoded or None, model input, crop box or None) for every driving frame, in order.
 
-        Without --crop, ffmpeg scales the frames to the model's size (the original stretches them too).
+        Without a crop, ffmpeg scales the frames to the model's size (the original stretches them too).
         crop_size overrides the model input size (used for the landmark pass of --find_best_frame).
         """
         from faces.crop import crop_resize
         from video import iter_frames
 
-        if not self.args.crop:
+        if not self.crop:
             side = crop_size or None
             size = (side, side) if side else (self.model_w, self.model_h)
             for frame in iter_frames(self.driving_path, size=size):
                 yield None, frame, None
             return
         side = crop_size or self.model_h
-        for frame, box in self.follower.follow(iter_frames(self.driving_path),
+        for frame, box in self.follower.follow(iter_frames(self.driving_path), fix=self.follow_fix,
                                                source_name=f"the driving video {self.driving_path}"):
             yield frame, crop_resize(frame, box, side), box
 
@@ -186,7 +249,7 @@ class Demo:
         from datasets.sources import fit_frame
         from faces.crop import crop_resize
 
-        if self.args.crop:
+        if self.crop:
             return crop_resize(self.source_image, self.source_box, side or self.model_h)
         return fit_frame(self.source_image, (side or self.model_h, side or self.model_w))
 
@@ -204,7 +267,7 @@ class Demo:
         else:
             return None
         print(f"start frame: {index}")
-        if not args.crop:
+        if not self.crop:
             frame = read_frames(self.driving_path, [index], size=(self.model_w, self.model_h))[0]
             return self.animator.initial_keypoints(frame)
         for position, (_, model_input, _) in enumerate(self.driving()):
@@ -213,6 +276,25 @@ class Demo:
         raise UserError(f"driving frame {index} could not be read from {self.driving_path}")
 
     # ------------------------------------------------------------------ output frames
+
+    def _composer(self, source: np.ndarray):
+        """The full-resolution composer for this source (engine.fullres), or None in generator mode."""
+        if not self.fullres:
+            return None
+        from engine.fullres import FullResComposer
+
+        # the generator's redraw of the source with no motion: its fixed colour error on this face
+        reference = next(self.animator.run([source], initial=self.animator.initial_keypoints(source))).image
+        return FullResComposer(self.source_image, self.source_box, source, reference)
+
+    def output_frame(self, animated) -> np.ndarray:
+        """The output image of one animated frame: composed at full resolution or the generator's, pasted
+        back into the photo when a face crop was animated."""
+        if self.composer is not None:
+            image = self.composer.compose(animated.image, animated.deformation, animated.occlusion)
+        else:
+            image = animated.image if self.crop else _resize(animated.image, *self.out_size)
+        return _paste(self.source_image, image, self.source_box) if self.crop else image
 
     def run(self) -> None:
         from tqdm import tqdm
@@ -223,6 +305,7 @@ class Demo:
         initial = self.initial()
         source = self.source_input()
         self.animator.set_source(source)
+        self.composer = self._composer(source)
         source_kp = self.animator.source_kp_array
         inputs = collections.deque()  # each driving frame's (frame, model input, box) until its result is out
         pending = collections.deque()  # what --visualize needs of each result, until the stages return it
@@ -234,15 +317,12 @@ class Demo:
                 yield model_input
 
         def results():
-            for animated in self.animator.run(driving_inputs(), initial=initial,
-                                              return_motion=self.apply_stages is not None):
+            want_motion = self.fullres or self.apply_stages is not None
+            for animated in self.animator.run(driving_inputs(), initial=initial, return_motion=want_motion):
                 frame, model_input, box = inputs.popleft()
-                if args.crop:
-                    image = _paste(self.source_image, animated.image, self.source_box)
-                else:
-                    image = _resize(animated.image, *self.out_size)
-                    if self.apply_stages is not None:
-                        motions.append(animated)
+                image = self.output_frame(animated)
+                if self.apply_stages is not None and not self.crop:
+                    motions.append(animated)
                 if args.visualize:
                     pending.append((animated, frame, model_input, box))
                 yield image
@@ -250,10 +330,10 @@ class Demo:
         frames = results()
         if self.apply_stages is not None:
             # the animation's motion maps the model's frame onto the source: it fits the output only
-            # without --crop (with it, the stages estimate optical flow on the pasted frames instead)
+            # without a crop (with one, the stages estimate optical flow on the pasted frames instead)
             frames = self.apply_stages(frames, self.stage_names, self.model.config.get("stages_params", {}),
                                        device=self.model.device, report=print,
-                                       motions=None if args.crop else iter(motions.popleft, None))
+                                       motions=None if self.crop else iter(motions.popleft, None))
         params = dict(self.model.config.get("visualizer_params", {}))
         if args.visualize:  # keypoint discs sized for the panels (the config's size is for 256 pixels)
             scale = max(1.0, self.out_size[1] / max(self.model_h, 256))
@@ -274,9 +354,10 @@ class Demo:
 
     def _visualize(self, visualizer, image, source, source_kp, animated, frame, model_input, box):
         height, width = image.shape[:2]
-        if not self.args.crop:
-            columns = [(_resize(source, width, height), source_kp),
-                       (_resize(model_input.astype(np.float32) / 255, width, height), animated.kp_driving),
+        if not self.crop:
+            photo = self.source_image if self.fullres else source
+            columns = [(_resize(photo, width, height), source_kp),
+                       (_resize(model_input.astype(np.float32) / 255, height, height), animated.kp_driving),
                        (image, animated.kp)]
             return visualizer.row(columns)
         frame_width = max(1, round(frame.shape[1] * height / frame.shape[0]))

@@ -31,6 +31,12 @@ def parse_args(argv=None):
     p.add_argument("--baseline_checkpoint", default=None,
                    help="reconstruction: a second checkpoint evaluated in the same table")
     p.add_argument("--visualize", action="store_true", help="reconstruction/animate: also write side-by-side videos")
+    p.add_argument("--output_mode", default="generator", choices=("generator", "fullres"),
+                   help="reconstruction: score the generator's frames (default, the paper's protocol) or the "
+                        "full-resolution output (demo.py's default: the first frame warped by the model's motion)")
+    p.add_argument("--size", type=int, default=None,
+                   help="reconstruction: read and score the frames at this side (default: the model's frame size); "
+                        "the generator's frames are upscaled to it")
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
 

@@ -305,7 +305,8 @@ class FaceFollower:
 
         return self.backend.detect(to_uint8(frame))
 
-    def follow(self, frames: Iterable, source_name: str = "the driving video") -> Iterator[tuple[np.ndarray, tuple]]:
+    def follow(self, frames: Iterable, source_name: str = "the driving video",
+               fix: str = "pass a video showing a face or drop --crop") -> Iterator[tuple[np.ndarray, tuple]]:
         """(frame, crop box) for every frame, in order. UserError when no face is found in the first
         `search` frames."""
         from faces.crop import expand_box, iou
@@ -322,7 +323,7 @@ class FaceFollower:
                 break
         if face_box is None:
             raise UserError(f"no face found in the first {len(pending)} frames of {source_name}, which --crop "
-                            "needs; pass a video showing a face or drop --crop")
+                            f"needs; {fix}")
         shape = pending[0].shape
         box = expand_box(face_box, self.scale, shape)
         for frame in pending:
@@ -338,13 +339,28 @@ class FaceFollower:
             yield frame, box
 
 
-def source_face_box(image, backend, scale: float = 1.8, name: str = "the source image") -> tuple:
-    """The enlarged square crop box of the largest face in the source photo; UserError when there is none."""
+def source_face_box(image, backend, scale: float = 1.8, name: str = "the source image", index: int = 0,
+                    report=None, fix: str = "pass a photo with a clearly visible face or drop --crop") -> tuple | None:
+    """The enlarged square crop box of the source photo's face: the largest (index 0) or the index-th largest.
+
+    When there is no face: UserError naming `fix`, or None when fix is None (the caller falls back to the
+    whole frame). When there are several, `report` gets one line saying which was chosen and how to pick
+    another."""
     from faces.crop import expand_box
     from video.image import to_uint8
 
-    face = backend.largest(to_uint8(image))
-    if face is None:
-        raise UserError(f"no face found in {name}, which --crop needs; pass a photo with a clearly visible "
-                        "face or drop --crop")
+    faces = backend.detect(to_uint8(image))
+    if not faces:
+        if fix is None:
+            return None
+        raise UserError(f"no face found in {name}, which --crop needs; {fix}")
+    if not 0 <= index < len(faces):
+        raise UserError(f"--face {index} asked for, but {name} has {len(faces)} face(s) found (0..{len(faces) - 1}, "
+                        "largest first); pass a smaller --face")
+    face = faces[index]
+    if report is not None and len(faces) > 1:
+        x0, y0, x1, y1 = (int(round(v)) for v in face.box)
+        rank = "the largest" if index == 0 else f"number {index} by size"
+        report(f"source: {len(faces)} faces found; animating {rank}, {x1 - x0}x{y1 - y0} px at ({x0}, {y0}) "
+               f"(--face N picks another, 0 = largest)")
     return expand_box(face.box, scale, np.shape(image))

@@ -32,6 +32,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -39,6 +40,7 @@ from datasets import FramesDataset
 from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
+from engine.fullres import FullResComposer
 from engine.inference import load_model, resolve_device
 from engine.rundir import next_run_dir, prepare_run_dir
 from errors import UserError
@@ -83,11 +85,39 @@ class System:
     checkpoint: str | None
     metrics: list = field(default_factory=list)
     total: Stats = field(default_factory=Stats)
+    fullres: bool = False  # compose at the frames' own size (engine.fullres) instead of the generator's frames
+    composer: FullResComposer | None = None
+
+    def set_source(self, first: np.ndarray):
+        """Take a video's first frame; the initial keypoints of relative motion (None for the baseline)."""
+        if self.animator is None:
+            return None
+        self.animator.set_source(first)
+        initial = self.animator.initial_keypoints(first)
+        if self.fullres:
+            model_source = self.animator.prepare(first)
+            reference = next(self.animator.run([first], initial=initial)).image
+            self.composer = FullResComposer(first, None, model_source, reference)
+        return initial
 
     def generate(self, first: np.ndarray, frames: list[np.ndarray], initial) -> list[np.ndarray]:
         if self.animator is None:
             return [first] * len(frames)
-        return [out.image for out in self.animator.run(frames, initial=initial)]
+        size = first.shape[:2]
+        out = []
+        for animated in self.animator.run(frames, initial=initial, return_motion=self.fullres):
+            if self.composer is not None:
+                out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion))
+            else:
+                out.append(_resize(animated.image, size))
+        return out
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The generator's frame at the evaluation size (bicubic, as a user's upscaled output), in [0, 1]."""
+    if image.shape[:2] == tuple(size):
+        return image
+    return np.clip(cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_CUBIC), 0, 1)
 
 
 def _model_networks(checkpoint, config: dict, config_path, device):
@@ -118,8 +148,9 @@ def build_systems(config: dict, args, device, context: MetricContext) -> tuple[l
     """The model, the static baseline and the optional baseline checkpoint, each with its own metrics."""
     if not getattr(args, "checkpoint", None):
         raise UserError("reconstruction needs the model to evaluate; pass --checkpoint CKPT")
+    fullres = getattr(args, "output_mode", "generator") == "fullres"
     systems = [System(MODEL, _animator(_model_networks(args.checkpoint, config, args.config, device), config,
-                                       device), str(args.checkpoint)),
+                                       device), str(args.checkpoint), fullres=fullres),
                System(STATIC, None, None)]
     baseline = getattr(args, "baseline_checkpoint", None)
     if baseline:
@@ -182,9 +213,7 @@ def reconstruct_video(dataset: FramesDataset, index: int, systems: list[System],
     for system in systems:
         for metric in system.metrics:
             metric.start_video()
-        if system.animator is not None:
-            system.animator.set_source(first)
-            initial[system.name] = system.animator.initial_keypoints(first)
+        initial[system.name] = system.set_source(first)
     stats = {system.name: Stats() for system in systems}
 
     def all_frames():
@@ -253,7 +282,13 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     if num_videos is not None and num_videos < 1:
         raise UserError(f"reconstruction_params.num_videos must be at least 1 (or null for all), got {num_videos}")
     device = resolve_device(getattr(args, "device", "auto"))
-    dataset = FramesDataset(is_train=False, **config["dataset_params"])
+    dataset_params = dict(config["dataset_params"])
+    size = getattr(args, "size", None)
+    if size is not None:  # frames read (and scored) at this size; the model still sees its own frame size
+        if size < 8:
+            raise UserError(f"--size must be at least 8 pixels, got {size}")
+        dataset_params["frame_shape"] = [size, size, dataset_params["frame_shape"][2]]
+    dataset = FramesDataset(is_train=False, **dataset_params)
     count = len(dataset) if num_videos is None else min(num_videos, len(dataset))
 
     context = MetricContext(device)

@@ -33,7 +33,7 @@ def iou(box_a: Box, box_b: Box) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _pixel_box(box: Box) -> tuple[int, int, int, int]:
+def pixel_box(box: Box) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
@@ -42,7 +42,7 @@ def crop_resize(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     """The `box` region of `image` resized to size x size; where the box leaves the image, the border
     pixels are replicated (no black bars). A non-square box is stretched to the square."""
     height, width = image.shape[:2]
-    x0, y0, x1, y1 = _pixel_box(box)
+    x0, y0, x1, y1 = pixel_box(box)
     rows = np.clip(np.arange(y0, y1), 0, height - 1)
     cols = np.clip(np.arange(x0, x1), 0, width - 1)
     patch = image[rows[:, None], cols[None, :]]
@@ -66,7 +66,7 @@ def paste_back(full_image: np.ndarray, face_image: np.ndarray, box: Box, feather
     outside the box are unchanged; parts of the box outside the image are dropped."""
     out = full_image.copy()
     height, width = full_image.shape[:2]
-    x0, y0, x1, y1 = _pixel_box(box)
+    x0, y0, x1, y1 = pixel_box(box)
     face = cv2.resize(np.ascontiguousarray(face_image), (x1 - x0, y1 - y0),
                       interpolation=cv2.INTER_AREA if face_image.shape[1] > x1 - x0 else cv2.INTER_CUBIC)
     face = face.reshape((y1 - y0, x1 - x0) + face_image.shape[2:])

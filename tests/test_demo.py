@@ -48,21 +48,69 @@ def animate(files, tmp_path, *extra, source=None):
 
 
 def test_demo_keeps_every_frame_the_fps_and_the_audio(files, media_dir, tmp_path, capsys):
-    code, result = animate(files, tmp_path, "--batch_size", "5", source=media_dir / "audrey.jpg")
+    code, result = animate(files, tmp_path, "--batch_size", "5", "--no_crop", "--output_mode", "generator",
+                           source=media_dir / "audrey.jpg")
     out = capsys.readouterr().out
     assert code == 0
     driving, info = probe(files / "wolfgang.mp4"), probe(result)
     assert info.num_frames == driving.num_frames >= 20
     assert abs(info.fps - driving.fps) < 1e-3
     assert driving.has_audio and info.has_audio
-    assert (info.width, info.height) == (64, 64)  # the model's frame size
+    assert (info.width, info.height) == (64, 64)  # the generator's own frames: the model's frame size
     assert "device: cpu (fp32)" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.mp4"]  # no temp files left
 
 
+def test_default_crops_the_face_and_keeps_the_photo_sharp_at_its_own_size(files, media_dir, tmp_path, capsys):
+    photo = load_image(media_dir / "audrey.jpg")
+    # the bundled trained model: a random one's occlusion map trusts nothing
+    code, result = animate(files, tmp_path, "--checkpoint", str(ROOT / demo.DEFAULT_CHECKPOINT),
+                           source=media_dir / "audrey.jpg")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "animating the face crop, pasted back into the photo; output 540x720, full resolution" in out
+    info = probe(result)
+    assert (info.width, info.height) == (540, 720) and info.has_audio
+    frames = [f.astype(np.float32) / 255 for f in read_frames(result, [0, info.num_frames - 1])]
+    # the first frame has no motion (relative to itself): the photo, up to the video encoding
+    face = np.s_[250:450, 170:370]
+    assert np.abs(frames[0][face] - photo[face]).mean() < 0.01
+    # a sharp result: the Laplacian's variance in the face stays near the photo's (the generator's own
+    # 64x64 frames upscaled keep only a few per cent of it)
+    import cv2
+
+    def sharpness(image):
+        return cv2.Laplacian(cv2.cvtColor((image * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+
+    assert sharpness(frames[-1][face]) > 0.5 * sharpness(photo[face])
+
+
+def test_no_crop_animates_the_whole_frame_at_the_requested_size(files, media_dir, tmp_path, capsys):
+    code, result = animate(files, tmp_path, "--no_crop", "--size", "100", source=media_dir / "audrey.jpg")
+    out = capsys.readouterr().out
+    assert code == 0 and "faces:" not in out  # no face search at all
+    assert "animating the whole frame; output 76x100" in out  # longer side 100, the photo's aspect, even sides
+    assert (probe(result).width, probe(result).height) == (76, 100)
+
+
+def test_size_above_the_photo_keeps_the_photo_size(files, media_dir, tmp_path, capsys):
+    code, result = animate(files, tmp_path, "--size", "4000", source=media_dir / "audrey.jpg")
+    out = capsys.readouterr().out
+    assert code == 0 and "--size 4000 is larger than the source photo (540x720)" in out
+    assert (probe(result).width, probe(result).height) == (540, 720)
+
+
+def test_no_face_falls_back_to_the_whole_frame_unless_crop_is_asked_for(files, tmp_path, capsys):
+    code, result = animate(files, tmp_path, source=files / "blank.png")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "no face found in the source image" in out and "animating the whole frame" in out
+    assert (probe(result).width, probe(result).height) == (200, 160)
+
+
 def test_crop_pastes_the_face_back_into_the_full_photo(files, media_dir, tmp_path, capsys):
     photo = load_image(media_dir / "audrey.jpg")
-    code, result = animate(files, tmp_path, "--crop", source=media_dir / "audrey.jpg")
+    code, result = animate(files, tmp_path, "--crop", "--output_mode", "generator", source=media_dir / "audrey.jpg")
     out = capsys.readouterr().out
     assert code == 0
     info = probe(result)
@@ -77,8 +125,8 @@ def test_crop_pastes_the_face_back_into_the_full_photo(files, media_dir, tmp_pat
 
 
 def test_find_best_frame_still_writes_every_frame(files, media_dir, tmp_path, capsys):
-    code, result = animate(files, tmp_path, "--find_best_frame", "--visualize", "--size", "72",
-                           source=media_dir / "audrey.jpg")
+    code, result = animate(files, tmp_path, "--find_best_frame", "--visualize", "--size", "72", "--no_crop",
+                           "--output_mode", "generator", source=media_dir / "audrey.jpg")
     out = capsys.readouterr().out
     assert code == 0
     count = probe(files / "wolfgang.mp4").num_frames
@@ -98,11 +146,15 @@ BAD_INPUTS = {
     "no face in the source for --crop": (["--source", "{f}/blank.png", "--crop"], "no face found in the source"),
     "no face in the driving video for --crop": (["--driving", "{f}/no_face.mp4", "--crop"],
                                                 "no face found in the first"),
-    "no face in the driving video for --find_best_frame": (["--driving", "{f}/no_face.mp4", "--find_best_frame"],
+    "no face in the driving video, default crop": (["--driving", "{f}/no_face.mp4"], "or --no_crop"),
+    "no face in the driving video for --find_best_frame": (["--driving", "{f}/no_face.mp4", "--find_best_frame",
+                                                            "--no_crop"],
                                                            "no face found in any driving frame"),
     "checkpoint not fitting the config": (["--config", str(ROOT / "config" / "vox-256.yaml")], "does not fit"),
     "output folder missing": (["--result_video", "{t}/missing/result.mp4"], "does not exist"),
     "best frame out of range": (["--best_frame", "1000"], "outside the driving video"),
+    "face index past the faces found": (["--face", "3"], "has 1 face(s) found"),
+    "negative face index": (["--face", "-1"], "--face must be 0"),
     "unknown stage": (["--stages", "no_such_stage"], "unknown stage 'no_such_stage'"),
 }
 

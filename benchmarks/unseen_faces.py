@@ -1,0 +1,181 @@
+"""Benchmark: demo.py on face photos the model never saw, full-resolution output vs the generator's frames.
+
+    python benchmarks/unseen_faces.py PHOTO [PHOTO ...]                       # bundled model, data/driving.mp4
+    python benchmarks/unseen_faces.py --driving clip.mp4 --modes fullres PHOTO ...
+    python benchmarks/unseen_faces.py --checkpoint X --config C --demo_flag=--no_crop PHOTO ...
+
+For every photo and output mode (demo.py --output_mode fullres | generator, demo.py's other defaults:
+face crop with paste-back when a face is found, relative motion), it runs demo.py twice and measures the
+written videos at the photo's own resolution:
+  zero-motion PSNR   the photo animated by a motionless clip (the driving video's first frame repeated):
+                     PSNR of every result frame against the photo, inside the detected face box (dB)
+  sharpness          variance of the Laplacian inside the face box, result / photo (same still run)
+  identity           dlib's 128-D embedding distance between the photo and every 10th frame of the
+                     animation driven by the real clip (mean); "static" is the distance of the photo
+                     written as a video and read back (the encoding's own floor)
+  mouth, roll, yaw   correlation over time between the driving face's and the result's mouth opening,
+                     roll and yaw (benchmarks/motion_transfer.py's landmark signals); mouth amp is the
+                     result's mouth-opening std / the driving's
+  seconds            wall time of demo.py on the real clip
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import demo  # noqa: E402
+from benchmarks.motion_transfer import face_signals  # noqa: E402
+from evaluation.metrics import psnr  # noqa: E402
+from faces import get_backend  # noqa: E402
+from video import VideoWriter, iter_frames, load_image, read_frames  # noqa: E402
+from video.image import to_uint8  # noqa: E402
+
+MODES = ("fullres", "generator")
+
+
+def sharpness(image: np.ndarray) -> float:
+    grey = cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def face_region(image: np.ndarray, box) -> np.ndarray:
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    return image[max(y0, 0):y1, max(x0, 0):x1]
+
+
+def run_demo(argv: list[str]) -> float:
+    """demo.py in this process; its seconds. demo.py's own error line ends the benchmark."""
+    start = time.perf_counter()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = demo.main(argv)
+    if code != 0:
+        raise SystemExit(f"demo.py {' '.join(argv)} failed (exit {code}); its message is above")
+    return time.perf_counter() - start
+
+
+def still_clip(driving: str, path: Path, frames: int) -> None:
+    """The driving video's first frame repeated: a clip with no motion at all."""
+    first = read_frames(driving, [0])[0]
+    with VideoWriter(path, fps=25) as writer:
+        for _ in range(frames):
+            writer.write(first)
+
+
+def signals(path, backend) -> np.ndarray:
+    rows = []
+    for frame in iter_frames(path):
+        landmarks = backend.landmarks(frame)
+        rows.append(face_signals(landmarks) if landmarks is not None else (np.nan,) * 3)
+    return np.array(rows)
+
+
+def identity_distance(path, reference: np.ndarray, backend, every: int = 10) -> float:
+    distances = []
+    for index, frame in enumerate(iter_frames(path)):
+        if index % every:
+            continue
+        embedding = backend.embedding(frame)
+        if embedding is not None:
+            distances.append(float(np.linalg.norm(embedding - reference)))
+    return float(np.mean(distances)) if distances else float("nan")
+
+
+def correlations(driving: np.ndarray, result: np.ndarray) -> tuple[list[float], float, int]:
+    both = ~np.isnan(driving[:, 0]) & ~np.isnan(result[:, 0])
+    corr = []
+    for i in range(3):
+        d, r = driving[both, i], result[both, i]
+        corr.append(float(np.corrcoef(d, r)[0, 1]) if both.sum() > 2 and d.std() > 0 and r.std() > 0 else float("nan"))
+    amplitude = float(result[both, 0].std() / driving[both, 0].std()) if both.sum() > 2 else float("nan")
+    return corr, amplitude, int(both.sum())
+
+
+def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Path) -> dict:
+    photo = load_image(photo_path)
+    face = backend.largest(to_uint8(photo))
+    if face is None:
+        raise SystemExit(f"no face found in {photo_path}; the benchmark needs photos with a face")
+    common = ["--source", photo_path, "--output_mode", mode, "--device", "cpu", *args.demo_flag]
+    if args.checkpoint:
+        common += ["--checkpoint", args.checkpoint]
+    if args.config:
+        common += ["--config", args.config]
+    still_result = tmp / f"still-{mode}.mp4"
+    run_demo([*common, "--driving", str(tmp / "still.mp4"), "--result_video", str(still_result)])
+    frames = [f.astype(np.float32) / 255 for f in iter_frames(still_result)]
+    if frames[0].shape[:2] != photo.shape[:2]:  # measured at the photo's own resolution
+        frames = [cv2.resize(f, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_CUBIC) for f in frames]
+    source_face = face_region(photo, face.box)
+    zero_psnr = float(np.mean([psnr(face_region(f, face.box), source_face) for f in frames]))
+    sharp = float(np.mean([sharpness(face_region(f, face.box)) for f in frames])) / sharpness(source_face)
+    result = tmp / f"anim-{mode}.mp4"
+    seconds = run_demo([*common, "--driving", args.driving, "--result_video", str(result)])
+    corr, amplitude, count = correlations(driving_signals, signals(result, backend))
+    reference = backend.embedding(to_uint8(photo))
+    return dict(zero_psnr=zero_psnr, sharpness=sharp, identity=identity_distance(result, reference, backend),
+                mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds)
+
+
+def static_identity(photo_path: str, backend, tmp: Path) -> float:
+    photo = load_image(photo_path)
+    path = tmp / "static.mp4"
+    with VideoWriter(path, fps=25) as writer:
+        writer.write(photo)
+    return identity_distance(path, backend.embedding(to_uint8(photo)), backend)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("photos", nargs="+", help="face photos the model never saw")
+    p.add_argument("--driving", default=str(ROOT / "data" / "driving.mp4"), help="driving clip (default: demo's)")
+    p.add_argument("--checkpoint", default=None, help="model (default: demo.py's bundled model)")
+    p.add_argument("--config", default=None)
+    p.add_argument("--modes", default=",".join(MODES), help="output modes to compare (default: fullres,generator)")
+    p.add_argument("--still_frames", type=int, default=8, help="frames of the motionless clip (default 8)")
+    p.add_argument("--demo_flag", action="append", default=[], metavar="FLAG",
+                   help="pass a flag on to demo.py, e.g. --demo_flag=--no_crop (repeatable)")
+    args = p.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for mode in modes:
+        if mode not in MODES:
+            p.error(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    for photo in args.photos:
+        load_image(photo)  # a bad photo stops here, with its one-line error, before any row is printed
+    backend = get_backend("auto", landmarks=True)
+    print(f"faces: {backend.describe()}")
+    driving_signals = signals(args.driving, backend)
+    print(f"driving: {args.driving}, {len(driving_signals)} frames; mouth-opening std "
+          f"{np.nanstd(driving_signals[:, 0]):.3f}")
+    print("| photo | size | mode | zero-motion PSNR (dB) | sharpness | identity (static) | mouth | mouth amp | "
+          "roll | yaw | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        still_clip(args.driving, tmp / "still.mp4", args.still_frames)
+        for photo in args.photos:
+            shape = load_image(photo).shape
+            static = static_identity(photo, backend, tmp)
+            for mode in modes:
+                r = measure(photo, mode, args, backend, driving_signals, tmp)
+                print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {mode} | {r['zero_psnr']:.1f} | "
+                      f"{r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | {r['mouth']:.2f} | "
+                      f"{r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | {r['seconds']:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

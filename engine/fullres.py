@@ -1,0 +1,179 @@
+"""Full-resolution output: the sharp source photo warped by the model's motion, the generator painting only what is new.
+
+The dense-motion network predicts, at its own small size, where every output pixel comes from in the
+source (the deformation) and whether that source pixel is visible (the occlusion map). Both are smooth,
+so they can be upsampled to any size and applied to the source photo at its own resolution:
+
+    out = a * (sharp warp + shading change) + (1 - a) * (generator prediction + colour correction)
+
+* sharp warp: the full-resolution source (the whole photo around the face crop, so motion that looks
+  outside the crop finds real pixels) sampled along the upsampled deformation, bicubic;
+* a: the occlusion map mapped through a smoothstep between `trust` (lo, hi) and upsampled: 1 where the
+  network trusts the warp, 0 where it paints (an opening mouth, a revealed cheek); also 0 where the
+  warp looks outside the photo;
+* shading change: the low-frequency difference between the prediction and the warped zero-motion
+  prediction (the generator's redraw of the source with no motion), so lighting that changes with the
+  motion still shows, while the generator's fixed colour error on this face does not;
+* colour correction: the low-frequency difference between the source and the zero-motion prediction,
+  warped along, so that painted regions take the photo's colours.
+
+Where the occlusion map is 1 and the prediction equals the warped zero-motion prediction, the output is
+the warped source exactly; where the occlusion map is 0, it is the generator's prediction (plus the
+colour correction) upsampled. With no motion (the deformation is the identity) the output is the source.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DEFAULT_TRUST = (0.5, 0.8)  # occlusion values mapped to 0 and 1 (measured: checkpoints/README.md, full resolution)
+
+
+def _image_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+
+
+def _image_array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor[0].permute(1, 2, 0).numpy()
+
+
+def _gaussian_blur(tensor: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with replicated borders, (B, C, H, W)."""
+    if sigma <= 0:
+        return tensor
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=tensor.dtype)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = tensor.shape[1]
+    padded = F.pad(tensor, (radius, radius, radius, radius), mode="replicate")
+    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def upsample_linear(field: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear, cell-centred resize of a (B, C, h, w) field that extrapolates linearly past the outer cell
+    centres (F.interpolate holds the edge value there, which would freeze a strip along every border)."""
+    padded = F.pad(field, (1, 1, 1, 1), mode="replicate")
+    padded[:, :, 0] = 2 * padded[:, :, 1] - padded[:, :, 2]
+    padded[:, :, -1] = 2 * padded[:, :, -2] - padded[:, :, -3]
+    padded[:, :, :, 0] = 2 * padded[:, :, :, 1] - padded[:, :, :, 2]
+    padded[:, :, :, -1] = 2 * padded[:, :, :, -2] - padded[:, :, :, -3]
+    height, width = int(size[0]), int(size[1])
+    h, w = field.shape[2:]
+    # output pixel centres in the padded field's cell indices, then align_corners=True coordinates
+    ys = ((torch.arange(height, dtype=field.dtype) + 0.5) / height * h - 0.5 + 1) / (h + 1) * 2 - 1
+    xs = ((torch.arange(width, dtype=field.dtype) + 0.5) / width * w - 0.5 + 1) / (w + 1) * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None].expand(field.shape[0], -1, -1, -1)
+    return F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def smoothstep(values: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    t = ((values - low) / max(high - low, 1e-6)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+class FullResComposer:
+    """Compose animated frames at the source photo's own resolution from the model's motion.
+
+        composer = FullResComposer(photo, box, model_source, reference)
+        frame = composer.compose(prediction, deformation, occlusion)   # (box height, box width, 3)
+
+    photo: the full source photo, HxWx3 float32 in [0, 1]. box: (x0, y0, x1, y1) in photo pixels, the region
+    the model saw (the face crop), or None for the whole photo. out_size: (width, height) of the output
+    (default: the box's own size in pixels). model_source: the source as the model saw it (h, w, 3).
+    reference: the generator's prediction with no motion (the source's own keypoints as driving ones).
+    """
+
+    def __init__(self, photo: np.ndarray, box, model_source: np.ndarray, reference: np.ndarray, *,
+                 out_size: tuple[int, int] | None = None,
+                 trust: tuple[float, float] = DEFAULT_TRUST, shading_sigma: float | None = None):
+        self.photo = _image_tensor(photo)
+        height, width = photo.shape[:2]
+        if box is None:
+            box = (0.0, 0.0, float(width), float(height))
+        self.box = tuple(float(v) for v in box)
+        x0, y0, x1, y1 = self.box
+        if out_size is None:
+            out_size = (max(1, int(round(x1 - x0))), max(1, int(round(y1 - y0))))
+        self.out_w, self.out_h = int(out_size[0]), int(out_size[1])
+        self.trust = (float(trust[0]), float(trust[1]))
+        self.model_h, self.model_w = model_source.shape[:2]
+        # low frequencies: about 1/40 of the model frame (3.2 pixels at 128, 6.4 at 256)
+        self.sigma = float(shading_sigma) if shading_sigma is not None else max(self.model_h, self.model_w) / 40
+        self.model_source = _image_tensor(model_source)
+        self.reference = _image_tensor(reference)
+        self.colour = _gaussian_blur(self.model_source - self.reference, self.sigma)  # the photo's colours, model size
+
+    # ------------------------------------------------------------------ coordinates
+
+    @staticmethod
+    def fraction_field(deformation: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """(1, 2, H, W): where each output pixel comes from, as a fraction [0, 1] of the source frame (x, y).
+
+        FOMM's coordinates are those of its coordinate grid: -1 and 1 are the centres of the first and last
+        cells of the h x w grid the keypoints and the deformation live on. Mapping them to those cell centres
+        makes zero motion (the identity deformation) sample every pixel exactly where it is, at any size.
+        The field is converted at its own size and then upsampled (bilinear, cell-centred), as both steps
+        are linear."""
+        field = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))[None].permute(0, 3, 1, 2)
+        cells = torch.tensor([field.shape[3], field.shape[2]], dtype=torch.float32).view(1, 2, 1, 1)
+        fraction = (0.5 + (field + 1) / 2 * (cells - 1)) / cells
+        if fraction.shape[2:] != tuple(size):
+            fraction = upsample_linear(fraction, size)
+        return fraction
+
+    def photo_grid(self, deformation: np.ndarray) -> torch.Tensor:
+        """(1, out_h, out_w, 2) sampling grid into the whole photo (align_corners=False coordinates)."""
+        fraction = self.fraction_field(deformation, (self.out_h, self.out_w)).permute(0, 2, 3, 1)
+        x0, y0, x1, y1 = self.box
+        height, width = self.photo.shape[2:]
+        px = x0 + fraction[..., 0] * (x1 - x0)
+        py = y0 + fraction[..., 1] * (y1 - y0)
+        return torch.stack([px / width * 2 - 1, py / height * 2 - 1], dim=-1)
+
+    def _model_warp(self, image: torch.Tensor, deformation: np.ndarray) -> torch.Tensor:
+        """An image at the model's size warped along the deformation, border-padded."""
+        grid = self.fraction_field(deformation, image.shape[2:]).permute(0, 2, 3, 1) * 2 - 1
+        return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def _up(self, tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.shape[2:] == (self.out_h, self.out_w):
+            return tensor
+        return F.interpolate(tensor, size=(self.out_h, self.out_w), mode="bicubic", align_corners=False)
+
+    # ------------------------------------------------------------------ frames
+
+    def weight(self, occlusion: np.ndarray | None, grid: torch.Tensor) -> torch.Tensor:
+        """(1, 1, out_h, out_w) weight of the sharp warp: the occlusion map through the trust smoothstep,
+        zero where the grid leaves the photo."""
+        if occlusion is None:
+            alpha = torch.ones(1, 1, self.out_h, self.out_w)
+        else:
+            occ = torch.from_numpy(np.ascontiguousarray(occlusion, dtype=np.float32))[None, None]
+            alpha = F.interpolate(smoothstep(occ, *self.trust), size=(self.out_h, self.out_w), mode="bilinear",
+                                  align_corners=False)
+        height, width = self.photo.shape[2:]
+        # within half a pixel of the photo's edge: the border replication is still the right pixel
+        slack = torch.tensor([1.0 / width, 1.0 / height])
+        inside = ((grid.abs() - 1) <= slack).all(dim=-1).float()[:, None]
+        return alpha.clamp(0, 1) * inside
+
+    @torch.inference_mode()
+    def compose(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
+                shading: bool = True) -> np.ndarray:
+        """One output frame, (out_h, out_w, 3) float32 in [0, 1]."""
+        grid = self.photo_grid(deformation)
+        sharp = F.grid_sample(self.photo, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        pred = _image_tensor(prediction)
+        colour = self._model_warp(self.colour, deformation)
+        painted = self._up(pred + colour)
+        if shading:  # the zero-motion redraw moved along: what the prediction would be with no new shading
+            expected = self._model_warp(self.reference, deformation)
+            sharp = sharp + self._up(_gaussian_blur(pred - expected, self.sigma))
+        alpha = self.weight(occlusion, grid)
+        out = alpha * sharp + (1 - alpha) * painted
+        return np.ascontiguousarray(_image_array(out.clamp(0, 1)))
