@@ -33,6 +33,10 @@ def parse_args(argv=None):
     p.add_argument("--num_videos", type=int, default=None, help="evaluate only the first N test videos")
     p.add_argument("--baseline_checkpoint", default=None, help="a second model for the same table")
     p.add_argument("--device", default="auto")
+    p.add_argument("--output_mode", default="generator", choices=("generator", "fullres"),
+                   help="score the generator's frames (default) or the full-resolution output (demo.py's default)")
+    p.add_argument("--size", type=int, default=None,
+                   help="read and score the frames at this side (default: the model's); generator frames are upscaled")
     p.add_argument("--log_dir", default="log", help="parent of the numbered run directory (default: log)")
     p.add_argument("--run_dir", default=None, help="exact output folder instead of a numbered one")
     return p.parse_args(argv)

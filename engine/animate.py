@@ -344,8 +344,8 @@ def source_face_box(image, backend, scale: float = 1.8, name: str = "the source 
     """The enlarged square crop box of the source photo's face: the largest (index 0) or the index-th largest.
 
     When there is no face: UserError naming `fix`, or None when fix is None (the caller falls back to the
-    whole frame). When there are several, `report` gets one line saying which was chosen and how to pick
-    another."""
+    whole frame). `report` gets one line saying which face was chosen (where and how large: a wrong face,
+    such as a bystander when the main face was missed, shows there) and, with several, how to pick another."""
     from faces.crop import expand_box
     from video.image import to_uint8
 
@@ -358,9 +358,12 @@ def source_face_box(image, backend, scale: float = 1.8, name: str = "the source 
         raise UserError(f"--face {index} asked for, but {name} has {len(faces)} face(s) found (0..{len(faces) - 1}, "
                         "largest first); pass a smaller --face")
     face = faces[index]
-    if report is not None and len(faces) > 1:
+    if report is not None:
         x0, y0, x1, y1 = (int(round(v)) for v in face.box)
-        rank = "the largest" if index == 0 else f"number {index} by size"
-        report(f"source: {len(faces)} faces found; animating {rank}, {x1 - x0}x{y1 - y0} px at ({x0}, {y0}) "
-               f"(--face N picks another, 0 = largest)")
+        where = f"{x1 - x0}x{y1 - y0} px at ({x0}, {y0})"
+        if len(faces) == 1:
+            report(f"source face: {where} (the only one found)")
+        else:
+            rank = "the largest" if index == 0 else f"number {index} by size (0 = largest)"
+            report(f"source face: {len(faces)} found; animating {rank}, {where} (--face N picks another)")
     return expand_box(face.box, scale, np.shape(image))

@@ -189,3 +189,27 @@ def test_command_line_exit_code_and_stderr(files, tmp_path):
     assert proc.stderr.strip().splitlines() == [f"error: image file not found: {files / 'missing.jpg'}; "
                                                 "check the path"]
     assert not result.exists()
+
+
+def test_group_photo_says_which_face_and_face_n_picks_another(files, media_dir, tmp_path, capsys):
+    import cv2
+
+    from video import save_image
+
+    big = load_image(media_dir / "audrey.jpg")[100:580]  # 480x540, face ~320 px
+    small = cv2.resize(load_image(media_dir / "franck_01829.jpg"), (300, 240))  # face ~90 px
+    group = np.ones((480, 840, 3), np.float32)
+    group[:, :540], group[120:360, 540:] = big, small
+    save_image(tmp_path / "group.png", group)
+    photo = load_image(tmp_path / "group.png")
+    result = tmp_path / "out" / "result.mp4"
+    result.parent.mkdir()
+    argv = ["--source", str(tmp_path / "group.png"), "--driving", str(files / "wolfgang.mp4"), "--checkpoint",
+            str(files / "model.pth.tar"), "--result_video", str(result), "--device", "cpu", "--output_mode",
+            "generator", "--face", "1"]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "source face: 2 found; animating number 1 by size (0 = largest)" in out
+    frame = read_frames(result, [probe(result).num_frames - 1])[0].astype(np.float32) / 255
+    assert np.abs(frame[:, :400] - photo[:, :400]).mean() < 0.02  # the large face is left as it is
+    assert np.abs(frame[150:330, 600:780] - photo[150:330, 600:780]).mean() > 0.05  # the small one is animated
