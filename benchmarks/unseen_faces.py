@@ -10,9 +10,13 @@ written videos at the photo's own resolution:
   zero-motion PSNR   the photo animated by a motionless clip (the driving video's first frame repeated):
                      PSNR of every result frame against the photo, inside the detected face box (dB)
   sharpness          variance of the Laplacian inside the face box, result / photo (same still run)
+  codec floor        the same PSNR for the photo itself written as a video and read back: what the video
+                     encoding alone loses (small faces lose most)
   identity           dlib's 128-D embedding distance between the photo and every 10th frame of the
                      animation driven by the real clip (mean); "static" is the distance of the photo
-                     written as a video and read back (the encoding's own floor)
+                     written as a video and read back (the encoding's own floor). For scale, the driving
+                     person's own distance from their first frame over the same clip is printed first:
+                     what the motion alone does to the embedding of a real face
   mouth, roll, yaw   correlation over time between the driving face's and the result's mouth opening,
                      roll and yaw (benchmarks/motion_transfer.py's landmark signals); mouth amp is the
                      result's mouth-opening std / the driving's
@@ -130,12 +134,22 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
                 mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds)
 
 
-def static_identity(photo_path: str, backend, tmp: Path) -> float:
+def static_source(photo_path: str, backend, tmp: Path) -> tuple[float, float]:
+    """(identity distance, face-box PSNR) of the photo written as a one-frame video and read back."""
     photo = load_image(photo_path)
     path = tmp / "static.mp4"
     with VideoWriter(path, fps=25) as writer:
         writer.write(photo)
-    return identity_distance(path, backend.embedding(to_uint8(photo)), backend)
+    frame = next(iter_frames(path)).astype(np.float32) / 255
+    box = backend.largest(to_uint8(photo)).box
+    floor = psnr(face_region(frame[:photo.shape[0], :photo.shape[1]], box), face_region(photo, box))
+    return identity_distance(path, backend.embedding(to_uint8(photo)), backend), floor
+
+
+def driving_identity_spread(path, backend, every: int = 10) -> float:
+    """Mean embedding distance of every 10th driving frame from the driving video's first frame."""
+    first = next(iter_frames(path))
+    return identity_distance(path, backend.embedding(first), backend, every)
 
 
 def main(argv=None) -> int:
@@ -159,19 +173,20 @@ def main(argv=None) -> int:
     print(f"faces: {backend.describe()}")
     driving_signals = signals(args.driving, backend)
     print(f"driving: {args.driving}, {len(driving_signals)} frames; mouth-opening std "
-          f"{np.nanstd(driving_signals[:, 0]):.3f}")
-    print("| photo | size | mode | zero-motion PSNR (dB) | sharpness | identity (static) | mouth | mouth amp | "
-          "roll | yaw | seconds |")
+          f"{np.nanstd(driving_signals[:, 0]):.3f}; identity distance of the driving face from its own first "
+          f"frame {driving_identity_spread(args.driving, backend):.3f}")
+    print("| photo | size | mode | zero-motion PSNR (dB) (codec floor) | sharpness | identity (static) | mouth | "
+          "mouth amp | roll | yaw | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         still_clip(args.driving, tmp / "still.mp4", args.still_frames)
         for photo in args.photos:
             shape = load_image(photo).shape
-            static = static_identity(photo, backend, tmp)
+            static, floor = static_source(photo, backend, tmp)
             for mode in modes:
                 r = measure(photo, mode, args, backend, driving_signals, tmp)
-                print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {mode} | {r['zero_psnr']:.1f} | "
+                print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {mode} | {r['zero_psnr']:.1f} ({floor:.1f}) | "
                       f"{r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | {r['mouth']:.2f} | "
                       f"{r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | {r['seconds']:.1f} |", flush=True)
     return 0

@@ -162,3 +162,16 @@ def test_benchmark_script_prints_a_markdown_table_and_its_command(model_and_data
     assert re.search(r"^\| static source +\| \d", table, re.M)
     assert "Command: `python benchmarks/reconstruction_metrics.py --checkpoint" in table
     assert (tmp_path / "bench" / CSV_NAME).is_file()
+
+
+def test_fullres_reconstruction_scores_the_frames_at_the_asked_size(model_and_data, media_dir):
+    """--output_mode fullres --size 96: frames read, composed and written at 96x96 while the model sees 64x64
+    (that a trained model's zero-motion frame is the source itself: tests/engine/test_fullres.py, test_demo)."""
+    root, _ = model_and_data
+    run_dir = root / "fullres"
+    assert reconstruct(model_and_data, "--run_dir", str(run_dir), "--output_mode", "fullres", "--size", "96") == 0
+    video = run_dir / "reconstruction" / "franck.mp4"
+    info = probe(video)
+    assert (info.width, info.height) == (96, 96) and info.num_frames == FRAMES
+    rows = {r["system"]: r for r in read_csv(run_dir / CSV_NAME) if r["video"] == "franck.mp4"}
+    assert 0 < float(rows["model"]["l1"]) < 1 and float(rows[STATIC]["l1"]) > 0  # both scored at 96x96
