@@ -284,8 +284,10 @@ class Demo:
         from engine.fullres import FullResComposer
 
         # the generator's redraw of the source with no motion: its fixed colour error on this face
-        reference = next(self.animator.run([source], initial=self.animator.initial_keypoints(source))).image
-        return FullResComposer(self.source_image, self.source_box, source, reference)
+        reference = next(self.animator.run([source], initial=self.animator.initial_keypoints(source),
+                                           return_motion=True))
+        return FullResComposer(self.source_image, self.source_box, source, reference.image,
+                               reference_occlusion=reference.occlusion)
 
     def output_frame(self, animated) -> np.ndarray:
         """The output image of one animated frame: composed at full resolution or the generator's, pasted

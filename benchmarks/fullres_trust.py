@@ -5,7 +5,8 @@
 Every test video of --data is regenerated from its first frame (relative motion, as run.py --mode
 reconstruction does) by the bundled (or --checkpoint) model; the full-resolution output (engine.fullres)
 is composed with each `trust` pair (the occlusion values mapped to 0 and 1 by a smoothstep: below the
-first the generator paints, above the second the warped frame is kept) and scored against the real
+first the generator paints, above the second the warped frame is kept), with the occlusion map taken as
+it is or relative to the no-motion one (demo.py's default), and scored against the real
 frames at --size: L1, PSNR and SSIM (evaluation.metrics), next to the generator's own frames upscaled.
 """
 import argparse
@@ -39,15 +40,19 @@ def main(argv=None) -> int:
     dataset = FramesDataset(is_train=False, **params)
     animator = Animator(model, relative=True, adapt_scale=False, batch_size=8)
     rows = {"generator (upscaled)": []}
-    rows.update({f"fullres trust {lo:g}-{hi:g}": [] for lo, hi in SWEEP})
+    rows.update({f"fullres trust {lo:g}-{hi:g}{r}": [] for lo, hi in SWEEP for r in ("", ", relative")})
     for index in range(len(dataset)):
         frames = list(dataset.source(index).iter())
         first = frames[0]
         animator.set_source(first)
         initial = animator.initial_keypoints(first)
-        reference = next(animator.run([first], initial=initial)).image
-        composers = {f"fullres trust {lo:g}-{hi:g}": FullResComposer(first, None, animator.prepare(first), reference,
-                                                                      trust=(lo, hi)) for lo, hi in SWEEP}
+        reference = next(animator.run([first], initial=initial, return_motion=True))
+        composers = {}
+        for lo, hi in SWEEP:
+            for relative in (False, True):
+                name = f"fullres trust {lo:g}-{hi:g}{', relative' if relative else ''}"
+                composers[name] = FullResComposer(first, None, animator.prepare(first), reference.image, trust=(lo, hi),
+                                                  reference_occlusion=reference.occlusion if relative else None)
         for animated, real in zip(animator.run(frames, initial=initial, return_motion=True), frames):
             outputs = {"generator (upscaled)": _resize(animated.image, real.shape[:2])}
             for name, composer in composers.items():
@@ -61,7 +66,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|")
     for name, values in rows.items():
         l1, db, s = np.mean(values, axis=0)
-        print(f"| {name}{' (default)' if name.endswith(f'{DEFAULT_TRUST[0]:g}-{DEFAULT_TRUST[1]:g}') else ''} | "
+        default = name.endswith(f"{DEFAULT_TRUST[0]:g}-{DEFAULT_TRUST[1]:g}, relative")
+        print(f"| {name}{' (default)' if default else ''} | "
               f"{l1:.4f} | {db:.2f} | {s:.3f} |")
     return 0
 

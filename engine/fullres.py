@@ -8,9 +8,12 @@ so they can be upsampled to any size and applied to the source photo at its own 
 
 * sharp warp: the full-resolution source (the whole photo around the face crop, so motion that looks
   outside the crop finds real pixels) sampled along the upsampled deformation, bicubic;
-* a: the occlusion map mapped through a smoothstep between `trust` (lo, hi) and upsampled: 1 where the
-  network trusts the warp, 0 where it paints (an opening mouth, a revealed cheek); also 0 where the
-  warp looks outside the photo;
+* a: the occlusion map relative to the one the network predicts with no motion (moved along with the
+  deformation), mapped through a smoothstep between `trust` (lo, hi) and upsampled: 1 where the network
+  trusts the warp as much as it trusts the unmoved photo, 0 where its trust drops (an opening mouth, a
+  revealed cheek); also 0 where the warp looks outside the photo. Relative, because the network's trust
+  in a face it never saw is lower everywhere (0.75-0.9 on small or unusual faces) without anything being
+  occluded;
 * shading change: the low-frequency difference between the prediction and the warped zero-motion
   prediction (the generator's redraw of the source with no motion), so lighting that changes with the
   motion still shows, while the generator's fixed colour error on this face does not;
@@ -85,11 +88,12 @@ class FullResComposer:
     photo: the full source photo, HxWx3 float32 in [0, 1]. box: (x0, y0, x1, y1) in photo pixels, the region
     the model saw (the face crop), or None for the whole photo. out_size: (width, height) of the output
     (default: the box's own size in pixels). model_source: the source as the model saw it (h, w, 3).
-    reference: the generator's prediction with no motion (the source's own keypoints as driving ones).
+    reference: the generator's prediction with no motion (the source's own keypoints as driving ones);
+    reference_occlusion: its occlusion map (None: the occlusion map is taken as it is, not relative).
     """
 
     def __init__(self, photo: np.ndarray, box, model_source: np.ndarray, reference: np.ndarray, *,
-                 out_size: tuple[int, int] | None = None,
+                 reference_occlusion: np.ndarray | None = None, out_size: tuple[int, int] | None = None,
                  trust: tuple[float, float] = DEFAULT_TRUST, shading_sigma: float | None = None):
         self.photo = _image_tensor(photo)
         height, width = photo.shape[:2]
@@ -106,6 +110,8 @@ class FullResComposer:
         self.sigma = float(shading_sigma) if shading_sigma is not None else max(self.model_h, self.model_w) / 40
         self.model_source = _image_tensor(model_source)
         self.reference = _image_tensor(reference)
+        self.reference_occlusion = None if reference_occlusion is None else \
+            torch.from_numpy(np.ascontiguousarray(reference_occlusion, dtype=np.float32))[None, None]
         self.colour = _gaussian_blur(self.model_source - self.reference, self.sigma)  # the photo's colours, model size
 
     # ------------------------------------------------------------------ coordinates
@@ -147,13 +153,16 @@ class FullResComposer:
 
     # ------------------------------------------------------------------ frames
 
-    def weight(self, occlusion: np.ndarray | None, grid: torch.Tensor) -> torch.Tensor:
-        """(1, 1, out_h, out_w) weight of the sharp warp: the occlusion map through the trust smoothstep,
-        zero where the grid leaves the photo."""
+    def weight(self, occlusion: np.ndarray | None, grid: torch.Tensor, deformation: np.ndarray) -> torch.Tensor:
+        """(1, 1, out_h, out_w) weight of the sharp warp: the occlusion map (relative to the no-motion one,
+        moved along) through the trust smoothstep, zero where the grid leaves the photo."""
         if occlusion is None:
             alpha = torch.ones(1, 1, self.out_h, self.out_w)
         else:
             occ = torch.from_numpy(np.ascontiguousarray(occlusion, dtype=np.float32))[None, None]
+            if self.reference_occlusion is not None:
+                baseline = self._model_warp(self.reference_occlusion, deformation)
+                occ = (occ / baseline.clamp_min(1e-3)).clamp(max=1.0)
             alpha = F.interpolate(smoothstep(occ, *self.trust), size=(self.out_h, self.out_w), mode="bilinear",
                                   align_corners=False)
         height, width = self.photo.shape[2:]
@@ -174,6 +183,6 @@ class FullResComposer:
         if shading:  # the zero-motion redraw moved along: what the prediction would be with no new shading
             expected = self._model_warp(self.reference, deformation)
             sharp = sharp + self._up(_gaussian_blur(pred - expected, self.sigma))
-        alpha = self.weight(occlusion, grid)
+        alpha = self.weight(occlusion, grid, deformation)
         out = alpha * sharp + (1 - alpha) * painted
         return np.ascontiguousarray(_image_array(out.clamp(0, 1)))

@@ -96,8 +96,9 @@ class System:
         initial = self.animator.initial_keypoints(first)
         if self.fullres:
             model_source = self.animator.prepare(first)
-            reference = next(self.animator.run([first], initial=initial)).image
-            self.composer = FullResComposer(first, None, model_source, reference)
+            reference = next(self.animator.run([first], initial=initial, return_motion=True))
+            self.composer = FullResComposer(first, None, model_source, reference.image,
+                                            reference_occlusion=reference.occlusion)
         return initial
 
     def generate(self, first: np.ndarray, frames: list[np.ndarray], initial) -> list[np.ndarray]:

@@ -84,3 +84,22 @@ def test_upsampling_extrapolates_a_linear_field_exactly():
     yy, xx = np.meshgrid(coord, coord, indexing="ij")
     np.testing.assert_allclose(up[0], 0.3 * xx + 0.1 * yy, atol=1e-5)
     np.testing.assert_allclose(up[1], -0.2 * xx + 0.5 * yy, atol=1e-5)
+
+
+def test_trust_is_relative_to_the_no_motion_occlusion_map(photo):
+    """A network that trusts an unfamiliar face only 0.6 everywhere still gives the photo with no motion; a drop
+    below that baseline (something revealed) paints."""
+    box = (100, 150, 164, 214)
+    low = np.full((16, 16), 0.6, np.float32)
+    prediction = np.zeros((64, 64, 3), np.float32)
+    relative, model_source = composer(photo, box, reference_occlusion=low)
+    absolute, _ = composer(photo, box)
+    np.testing.assert_allclose(relative.compose(prediction, identity(16), low, shading=False), photo[150:214, 100:164],
+                               atol=1e-4)
+    painted = absolute.compose(prediction, identity(16), low, shading=False)  # taken as it is: mostly painted
+    assert np.abs(painted - photo[150:214, 100:164]).mean() > 0.2
+    dropped = low.copy()
+    dropped[:, :8] = 0.2  # a third of the baseline on the left half
+    out = relative.compose(prediction, identity(16), dropped, shading=False)
+    assert np.abs(out[:, :24]).max() < 1e-6
+    np.testing.assert_allclose(out[:, 44:], photo[150:214, 144:164], atol=1e-4)
