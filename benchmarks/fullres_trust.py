@@ -25,7 +25,7 @@ from engine.inference import load_model  # noqa: E402
 from engine.reconstruction import _resize  # noqa: E402
 from evaluation.metrics import psnr, ssim  # noqa: E402
 
-SWEEP = ((0.0, 1.0), (0.3, 0.6), DEFAULT_TRUST, (0.7, 0.95), (0.9, 1.0))
+SWEEP = ((0.0, 1.0), (0.3, 0.6), (0.5, 0.8), (0.7, 0.95), (0.9, 1.0))
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DEFAULT_TRUST = (0.5, 0.8)  # occlusion values mapped to 0 and 1 (measured: checkpoints/README.md, full resolution)
+DEFAULT_TRUST = (0.7, 0.95)  # relative occlusion mapped to 0 and 1 (benchmarks/fullres_trust.py, README)
 
 
 def _image_tensor(image: np.ndarray) -> torch.Tensor:

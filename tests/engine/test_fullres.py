@@ -28,7 +28,7 @@ def composer(photo, box, side=64, reference=None, **kw):
 def test_zero_motion_gives_the_photo_exactly_at_its_own_resolution(photo):
     box = (100, 150, 420, 470)  # a 320x320 crop inside the 540x720 photo
     comp, model_source = composer(photo, box, reference=np.full((64, 64, 3), 0.3, np.float32))
-    out = comp.compose(np.full((64, 64, 3), 0.3, np.float32), identity(16), np.full((16, 16), 0.9, np.float32))
+    out = comp.compose(np.full((64, 64, 3), 0.3, np.float32), identity(16), np.full((16, 16), 0.99, np.float32))
     assert out.shape == (320, 320, 3)
     np.testing.assert_allclose(out, photo[150:470, 100:420], atol=1e-4)  # float32 grid rounding; 1/255 = 4e-3
 
