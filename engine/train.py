@@ -330,13 +330,14 @@ def _train(config, args, info):
                 if (epoch + 1) % tp["checkpoint_freq"] == 0:
                     save(f"{epoch:08d}-checkpoint.pth.tar")
                     saved_at = trainer.step_count
-    except RuntimeError:
+    except StopTraining:
+        stop_now = True
+    except (RuntimeError, OSError, EOFError):
         # A SIGTERM sent to the whole process group also kills the DataLoader workers, which the loader
-        # reports as a RuntimeError: that is still a requested stop, and gets its exit checkpoint.
+        # reports as a RuntimeError, or as a ConnectionResetError / EOFError when a worker dies while
+        # handing over a batch: that is still a requested stop, and gets its exit checkpoint.
         if not stop["requested"]:
             raise
-        stop_now = True
-    except StopTraining:
         stop_now = True
     else:
         stop_now = False

@@ -1,5 +1,6 @@
 """Training engine: it trains, resumes exactly, survives a kill mid-checkpoint, guards non-finite steps."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -206,14 +207,21 @@ def test_sigterm_to_the_process_group_writes_an_exit_checkpoint(tiny_dataset, tm
            "--set", "train_params.num_repeats=50", "--set", "train_params.num_epochs=1",
            "--set", "train_params.log_freq=1", "--set", "train_params.checkpoint_freq=100",
            "--set", "train_params.max_steps=null"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    # wait for an event, not a fixed time: the progress bar showing a finished step (so the DataLoader
+    # worker runs and a step exists to save), however loaded the machine is
+    seen = ""
     deadline = time.time() + 300
-    while time.time() < deadline and not list(run_dir.glob("events.out.tfevents*")):
-        time.sleep(0.5)
-    time.sleep(8)  # a few steps, with the DataLoader worker running
+    while time.time() < deadline and not re.search(r"\b[1-9]\d*/\d+ \[", seen):
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            break
+        seen += chunk.decode(errors="replace")
+    assert re.search(r"\b[1-9]\d*/\d+ \[", seen), seen[-2000:]
     os.killpg(proc.pid, signal.SIGTERM)  # like a cluster scheduler: the whole group, workers included
-    out, _ = proc.communicate(timeout=300)
+    rest, _ = proc.communicate(timeout=300)
+    out = seen + rest.decode(errors="replace")
     assert proc.returncode == 130, out[-2000:]
     state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")
     assert 0 < state["stillmotion"]["step"] < 75
