@@ -17,7 +17,7 @@ from tqdm import tqdm
 from datasets import DatasetRepeater, FramesDataset
 from engine import distributed as D
 from engine.build import build_networks
-from engine.checkpoint import load_networks, save_checkpoint
+from engine.checkpoint import find_resume_checkpoint, load_networks, save_checkpoint
 from engine.perceptual import build_vgg
 from engine.rundir import next_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
@@ -234,8 +234,12 @@ def _train(config, args, info):
     spe = sampler.batches_per_epoch
 
     start_step = 0
+    checkpoint = None
     if args.checkpoint:
-        ours, start_epoch = trainer.load(args.checkpoint, config_path=args.config)
+        checkpoint, why = find_resume_checkpoint(args.checkpoint)
+        if why and info.is_main:
+            log.warning("%s", why)
+        ours, start_epoch = trainer.load(checkpoint, config_path=args.config)
         if ours is not None:
             start_step = trainer.step_count
             if ours.get("steps_per_epoch") not in (None, spe):
@@ -251,22 +255,22 @@ def _train(config, args, info):
                         s.step()
 
     run_dir = args.run_dir
-    if run_dir is None and args.checkpoint and start_step > 0 and Path(args.checkpoint).parent.joinpath(
-            "config.yaml").exists():
-        run_dir = str(Path(args.checkpoint).parent)
+    if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
+        run_dir = str(checkpoint.parent)
     if run_dir is None:
         run_dir = str(next_run_dir(args.log_dir, "train", args.config)) if info.is_main else None
-        run_dir = D.broadcast_object(run_dir, info)
-    run_dir = Path(run_dir)
     if info.is_main:
-        prepare_run_dir(run_dir, config)
+        run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
         for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
             stale.unlink()
-    D.barrier(info)
+    run_dir = Path(D.broadcast_object(str(run_dir) if info.is_main else None, info))
 
     num_epochs = tp["num_epochs"]
     total = num_epochs * spe if tp["max_steps"] is None else min(tp["max_steps"], num_epochs * spe)
-    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"))
+    # a resumed run drops the logged steps after its checkpoint from the earlier events files (those
+    # steps run again), so tensorboard shows each step once
+    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"),
+                    purge_step=start_step + 1 if start_step else None)
     if info.is_main:
         log.info("run directory: %s", run_dir)
         log.info("%s", vgg_line)

@@ -245,3 +245,44 @@ def test_mouth_loss_trains_from_landmark_files_and_asks_for_them(tiny_dataset, t
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     tags = EventAccumulator(str(events[0])).Reload().Tags()["scalars"]
     assert any("mouth" in t for t in tags)
+
+
+def logged_steps(run_dir, tag="loss/perceptual"):
+    """Steps of one scalar as tensorboard reads the folder back (all events files, purges applied)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.step for e in acc.Scalars(tag)]
+
+
+def test_resume_into_a_run_dir_with_a_space_keeps_one_folder(tiny_dataset, tmp_path):
+    run_dir = tmp_path / "my run"
+    first = train(small_config(tiny_dataset, **{"train_params.max_steps": 4}), args_for(run_dir))
+    assert first == run_dir and (run_dir / "config.yaml").is_file()
+    second = train(small_config(tiny_dataset), args_for(run_dir, checkpoint=str(run_dir / "last-checkpoint.pth.tar")))
+    assert second == run_dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my run"]  # no my_run/ beside it
+    assert read_checkpoint(run_dir / "last-checkpoint.pth.tar")["stillmotion"]["step"] == 6
+
+
+def test_resume_after_a_kill_before_the_first_last_checkpoint(tiny_dataset, tmp_path, caplog):
+    run_dir = tmp_path / "early"
+    train(small_config(tiny_dataset, **{"train_params.max_steps": 5}), args_for(run_dir))
+    # the run logged steps 1..5 and saved step 3 (end of epoch 0) and step 5; a kill during the first
+    # write of last-checkpoint leaves only the numbered checkpoint
+    (run_dir / "last-checkpoint.pth.tar").unlink()
+    assert logged_steps(run_dir) == [1, 2, 3, 4, 5]
+    for given in (run_dir, run_dir / "last-checkpoint.pth.tar"):  # the folder, or the README's missing file
+        caplog.clear()
+        out = train(small_config(tiny_dataset, **{"train_params.max_steps": 4}),
+                    Namespace(device="cpu", checkpoint=str(given), run_dir=None, log_dir=str(tmp_path),
+                              config=str(ROOT / "config/golden-64.yaml")))
+        assert out == run_dir  # resumed into the checkpoint's own run folder
+        lines = [r.getMessage() for r in caplog.records if "resuming from" in r.getMessage()]
+        assert len(lines) == 1 and "00000000-checkpoint.pth.tar (step 3)" in lines[0], lines
+        assert "missing" in lines[0]
+        assert read_checkpoint(run_dir / "last-checkpoint.pth.tar")["stillmotion"]["step"] == 4
+        (run_dir / "last-checkpoint.pth.tar").unlink()
+    # steps 4 and 5 of the first run were purged when the runs after step 3 logged them again
+    assert logged_steps(run_dir) == [1, 2, 3, 4]
