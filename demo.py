@@ -102,7 +102,7 @@ class Demo:
 
     def __init__(self, args):
         from engine.animate import Animator, FaceFollower, source_face_box
-        from video import VideoWriter, load_image, probe
+        from video import VideoWriter, load_image, probe, refuse_input_as_output
 
         self.args = args
         self.source_path = _default(args.source, DEFAULT_SOURCE)
@@ -113,6 +113,8 @@ class Demo:
             raise UserError(f"--size must be at least 8 pixels, got {args.size}")
         if args.crop_scale < 1:
             raise UserError(f"--crop_scale must be at least 1, got {args.crop_scale}")
+        refuse_input_as_output(args.result_video, {"--driving": self.driving_path, "--source": self.source_path},
+                               "--result_video")
         self.source_image = load_image(self.source_path)
         self.info = probe(self.driving_path)
         if self.info.num_frames < 1:

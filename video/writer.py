@@ -37,6 +37,22 @@ def _codec_args(codec: str, crf: int) -> list[str]:
                    "-color_range", "tv"]
 
 
+def refuse_input_as_output(output: str | os.PathLike, inputs: dict[str, str | os.PathLike],
+                           flag: str) -> None:
+    """One UserError line if `output` is the same file as one of `inputs` ({flag: path}).
+
+    Real files are compared (os.path.samefile): symlinks, hard links and other spellings of the same
+    path count as the same file, so writing the output could never replace an input.
+    """
+    out = os.fspath(output)
+    if not os.path.exists(out):
+        return
+    for input_flag, path in inputs.items():
+        if path is not None and os.path.exists(path) and os.path.samefile(out, path):
+            raise UserError(f"{flag} {out} is the same file as {input_flag} {os.fspath(path)}: writing it would "
+                            f"replace the input; choose another {flag}")
+
+
 class VideoWriter:
     """Write frames to a video file; the file appears at `path` only after a clean close().
 
