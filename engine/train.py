@@ -196,6 +196,15 @@ class Trainer:
         return ours, None
 
 
+def _one_line(exc: UserError) -> str:
+    """A UserError's own line; from a DataLoader worker it arrives wrapped in the worker's traceback."""
+    text = str(exc)
+    if "DataLoader worker" not in text:
+        return text
+    last = [ln for ln in text.splitlines() if ln.strip()][-1].strip()
+    return last.split("UserError: ", 1)[-1]
+
+
 def _make_loader(config, info, seed):
     dp = config["dataset_params"]
     tp = config["train_params"]
@@ -336,6 +345,8 @@ def _train(config, args, info):
                     saved_at = trainer.step_count
     except StopTraining:
         stop_now = True
+    except UserError as exc:
+        raise UserError(_one_line(exc)) from None
     except (RuntimeError, OSError, EOFError):
         # A SIGTERM sent to the whole process group also kills the DataLoader workers, which the loader
         # reports as a RuntimeError, or as a ConnectionResetError / EOFError when a worker dies while

@@ -286,3 +286,22 @@ def test_resume_after_a_kill_before_the_first_last_checkpoint(tiny_dataset, tmp_
         (run_dir / "last-checkpoint.pth.tar").unlink()
     # steps 4 and 5 of the first run were purged when the runs after step 3 logged them again
     assert logged_steps(run_dir) == [1, 2, 3, 4]
+
+
+def test_frame_damaged_after_the_dataset_check_is_one_line_from_a_dataloader_worker(tiny_dataset, tmp_path,
+                                                                                    monkeypatch):
+    import shutil
+
+    import datasets.sources
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    for frame in (root / "train").glob("*/*.png"):  # every training frame damaged, so the first step meets one
+        frame.write_bytes(b"not a png")
+    monkeypatch.setattr(datasets.sources, "frame_file_problem", lambda path: None)  # damage after the check
+    cfg = small_config(root, **{"train_params.num_workers": 1})
+    with pytest.raises(UserError) as caught:
+        train(cfg, args_for(tmp_path / "run"))
+    message = str(caught.value)
+    assert "\n" not in message and "DataLoader" not in message, message
+    assert message.startswith("frame ") and "of video" in message and "cannot read image" in message
