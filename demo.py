@@ -52,7 +52,9 @@ def parse_args(argv=None):
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
-    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the driving video's)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="output frame rate (default: the driving video's average); frames are repeated or "
+                        "dropped to keep the driving video's timing and audio sync")
     p.add_argument("--size", type=int, default=None,
                    help="output side in pixels without --crop (default: the model's frame size)")
     p.add_argument("--visualize", action="store_true",
@@ -102,7 +104,7 @@ class Demo:
 
     def __init__(self, args):
         from engine.animate import Animator, FaceFollower, source_face_box
-        from video import VideoWriter, load_image, probe, refuse_input_as_output
+        from video import VideoWriter, frame_times, load_image, probe, refuse_input_as_output
 
         self.args = args
         self.source_path = _default(args.source, DEFAULT_SOURCE)
@@ -124,7 +126,8 @@ class Demo:
                             f"{self.info.num_frames} frames (0..{self.info.num_frames - 1})")
         self.fps = args.fps if args.fps is not None else self.info.fps
         # validates the output folder, extension and fps; creates nothing before the first frame
-        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path)
+        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path,
+                                  timestamps=frame_times(self.driving_path))  # keeps variable-rate timing
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
         self.model = self._load_model()

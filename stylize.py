@@ -83,7 +83,7 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
 def run(args) -> int:
     from stages.pipeline import apply_stages
-    from video import VideoWriter, iter_frames, probe, refuse_input_as_output
+    from video import VideoWriter, frame_times, iter_frames, probe, refuse_input_as_output
 
     if args.frames is not None and args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
@@ -105,7 +105,8 @@ def run(args) -> int:
     out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
                        flow=args.flow or "auto", report=report)
     audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
-    with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
+    times = frame_times(args.input)[args.start:stop]  # the input's timing, also at a variable frame rate
+    with VideoWriter(args.output, info.fps, audio_from=audio, timestamps=times if len(times) else None) as writer:
         for frame in out:
             writer.write(frame)
     print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {args.output}")

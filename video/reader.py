@@ -279,6 +279,15 @@ def _warn_if_damaged(path: str, header: _Header, timeline: _Timeline, n: int, fp
                 path, timeline.problem, n)
 
 
+def frame_times(path: str | os.PathLike) -> np.ndarray:
+    """Each frame's presentation time in seconds from the first frame, in decode order (never decreasing).
+
+    For a writer that keeps a variable-frame-rate source's timing (VideoWriter's `timestamps`).
+    """
+    times = np.asarray(_timeline(_check_file(path)).times, dtype=np.float64)
+    return np.maximum.accumulate(times - times[0])
+
+
 # --------------------------------------------------------------------------------------------- decoding
 
 
