@@ -4,6 +4,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from stages import Stage, register_stage
 from tests.test_demo import files  # noqa: F401  (the demo's random-weight model and clips)
 from video import VideoWriter, frame_times, iter_frames, probe
 from video.reader import ffmpeg_exe
@@ -50,6 +51,14 @@ def sound_onset(path) -> float:
                           "-f", "f32le", "pipe:1"], capture_output=True, check=True).stdout
     samples = np.frombuffer(pcm, np.float32)
     return float(np.argmax(np.abs(samples) > 0.2) / 48000)
+
+
+@register_stage("test_vfr_dim")
+class Dim(Stage):
+    """Frames a little darker: a real change that keeps the index pattern readable."""
+
+    def process(self, frame, ctx, init=None):
+        return frame * 0.9
 
 
 def check_timing(result, source, source_index_of):
@@ -102,3 +111,12 @@ def test_demo_keeps_variable_frame_rate_timing_and_audio(vfr_clip, files, media_
     assert code == 0
     # --visualize: source | driving | result, each 64 px plus a 1 px border; the middle panel is the driving frame
     check_timing(result, vfr_clip, lambda frame: index_of(frame[1:65, 67:131]))
+
+
+def test_stylize_keeps_variable_frame_rate_timing_and_audio(vfr_clip, tmp_path):
+    import stylize
+
+    result = tmp_path / "styled.mp4"
+    assert stylize.main(["--input", str(vfr_clip), "--stages", "test_vfr_dim", "--no-smoothing", "--quiet",
+                         "--output", str(result)]) == 0
+    check_timing(result, vfr_clip, index_of)
