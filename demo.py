@@ -142,7 +142,8 @@ class Demo:
         if args.crop or args.find_best_frame:
             from faces import get_backend
 
-            self.backend = get_backend("auto", landmarks=args.find_best_frame)
+            # dlib: HOG, and its CNN detector on images where HOG finds no face (more poses)
+            self.backend = get_backend("auto", landmarks=args.find_best_frame, detector="hog+cnn")
             print(self.backend.describe())
         self.source_box = None
         if args.crop:
