@@ -129,9 +129,10 @@ def _step_of(path):
 def find_resume_checkpoint(path):
     """(checkpoint file to resume from, why) for --checkpoint: a file, or a run folder.
 
-    A folder, or a last-checkpoint.pth.tar that is missing (a kill during its first write), means the newest complete checkpoint in that folder: the higher step of last-checkpoint and
-    the newest numbered checkpoint that reads. `why` is None when `path` itself is used, else one line
-    saying which file was chosen.
+    A folder, or a last-checkpoint.pth.tar that is missing (a kill during its first write), means the
+    newest complete checkpoint in that folder: the higher step of last-checkpoint and the newest numbered
+    checkpoint that reads. `why` is None when `path` itself is used, else one line saying which file was
+    chosen.
     """
     path = Path(path)
     if path.is_file():
