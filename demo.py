@@ -65,7 +65,9 @@ def parse_args(argv=None):
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
-    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the driving video's)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="output frame rate (default: the driving video's average); frames are repeated or "
+                        "dropped to keep the driving video's timing and audio sync")
     p.add_argument("--size", type=int, default=None,
                    help="fullres: the output's longer side, up to the photo's own (default: the photo's own size, "
                         f"at most {MAX_DEFAULT_SIDE}); generator without crop: the output side (default: the "
@@ -117,7 +119,7 @@ class Demo:
 
     def __init__(self, args):
         from engine.animate import Animator, FaceFollower
-        from video import VideoWriter, load_image, probe
+        from video import VideoWriter, frame_times, load_image, probe, refuse_input_as_output
 
         self.args = args
         self.source_path = _default(args.source, DEFAULT_SOURCE)
@@ -130,6 +132,8 @@ class Demo:
             raise UserError(f"--crop_scale must be at least 1, got {args.crop_scale}")
         if args.face < 0:
             raise UserError(f"--face must be 0 (the largest face) or more, got {args.face}")
+        refuse_input_as_output(args.result_video, {"--driving": self.driving_path, "--source": self.source_path},
+                               "--result_video")
         self.fullres = args.output_mode == "fullres"
         self.source_image = self._output_photo(load_image(self.source_path))
         self.info = probe(self.driving_path)
@@ -140,7 +144,8 @@ class Demo:
                             f"{self.info.num_frames} frames (0..{self.info.num_frames - 1})")
         self.fps = args.fps if args.fps is not None else self.info.fps
         # validates the output folder, extension and fps; creates nothing before the first frame
-        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path)
+        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path,
+                                  timestamps=frame_times(self.driving_path))  # keeps variable-rate timing
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
         self.model = self._load_model()
@@ -155,14 +160,19 @@ class Demo:
         if args.crop != "no" or args.find_best_frame:
             from faces import get_backend
 
-            self.backend = get_backend("auto", landmarks=args.find_best_frame)
+            # dlib: HOG, and its CNN detector on images where HOG finds no face (more poses)
+            self.backend = get_backend("auto", landmarks=args.find_best_frame, detector="hog+cnn")
             print(self.backend.describe())
         self.source_box = self._source_box()
         self.crop = self.source_box is not None
         if self.crop:
             fix = "pass a video showing a face, or --no_crop" if args.crop == "auto" else \
                 "pass a video showing a face or drop --crop"
-            self.follower = FaceFollower(self.backend, scale=args.crop_scale, every=args.track_every)
+            from faces import get_backend
+
+            # the driving video: HOG alone (its CNN fallback costs 1-3 s for every frame without a face)
+            self.follower = FaceFollower(get_backend("auto", landmarks=False), scale=args.crop_scale,
+                                         every=args.track_every)
             self.follow_fix = fix
         if self.crop or self.fullres:
             self.out_size = (self.source_image.shape[1], self.source_image.shape[0])

@@ -50,12 +50,13 @@ def parse_args(argv=None):
     p.add_argument("--max_gap", type=int, default=d.max_gap,
                    help=f"frames a face may go undetected before its track ends (default {d.max_gap})")
     p.add_argument("--detect_side", type=int, default=d.detect_side,
-                   help=f"shrink frames to this longer side for face detection (default {d.detect_side})")
+                   help="resize frames to this longer side for face detection: big ones shrink, small ones "
+                        f"grow up to 4x so their faces are found (default {d.detect_side})")
     p.add_argument("--scene_threshold", type=float, default=d.scene_threshold,
                    help="cut tracks where the mean abs difference (0-255) of consecutive 64x64 gray frames "
                         f"exceeds this (default {d.scene_threshold})")
     p.add_argument("--test_fraction", type=float, default=d.test_fraction,
-                   help=f"share held out for test/ (default {d.test_fraction})")
+                   help=f"share held out for test/ (default {d.test_fraction}; 1: an evaluation-only dataset)")
     p.add_argument("--test_videos", nargs="+", default=[], metavar="NAME",
                    help="put these videos (file names or stems) in test/ instead of a seeded choice")
     p.add_argument("--split_by", default=d.split_by, choices=SPLIT_BY,

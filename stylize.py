@@ -83,7 +83,7 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
 def run(args) -> int:
     from stages.pipeline import apply_stages
-    from video import VideoWriter, iter_frames, probe
+    from video import VideoWriter, frame_times, iter_frames, probe, refuse_input_as_output
 
     if args.frames is not None and args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
@@ -91,6 +91,7 @@ def run(args) -> int:
         raise UserError(f"--start must be 0 or more, got {args.start}")
     if args.max_side is not None and args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
+    refuse_input_as_output(args.output, {"--input": args.input}, "--output")
     info = probe(args.input)
     size = None
     if args.max_side is not None and max(info.width, info.height) > args.max_side:
@@ -104,7 +105,8 @@ def run(args) -> int:
     out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
                        flow=args.flow or "auto", report=report)
     audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
-    with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
+    times = frame_times(args.input)[args.start:stop]  # the input's timing, also at a variable frame rate
+    with VideoWriter(args.output, info.fps, audio_from=audio, timestamps=times if len(times) else None) as writer:
         for frame in out:
             writer.write(frame)
     print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {args.output}")

@@ -60,6 +60,15 @@ def face_region(image: np.ndarray, box) -> np.ndarray:
     return image[max(y0, 0):y1, max(x0, 0):x1]
 
 
+def at_photo_size(frame: np.ndarray, shape) -> np.ndarray:
+    """A result frame at the photo's own size: the writer's even-size padding cut off (an odd side is padded
+    by one repeated row or column), any other size difference resized."""
+    height, width = shape[:2]
+    if frame.shape[0] - height in (0, 1) and frame.shape[1] - width in (0, 1):
+        return frame[:height, :width]
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
 def run_demo(argv: list[str]) -> float:
     """demo.py in this process; its seconds. demo.py's own error line ends the benchmark."""
     start = time.perf_counter()
@@ -120,9 +129,7 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
         common += ["--config", args.config]
     still_result = tmp / f"still-{mode}.mp4"
     run_demo([*common, "--driving", str(tmp / "still.mp4"), "--result_video", str(still_result)])
-    frames = [f.astype(np.float32) / 255 for f in iter_frames(still_result)]
-    if frames[0].shape[:2] != photo.shape[:2]:  # measured at the photo's own resolution
-        frames = [cv2.resize(f, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_CUBIC) for f in frames]
+    frames = [at_photo_size(f.astype(np.float32) / 255, photo.shape) for f in iter_frames(still_result)]
     source_face = face_region(photo, face.box)
     zero_psnr = float(np.mean([psnr(face_region(f, face.box), source_face) for f in frames]))
     sharp = float(np.mean([sharpness(face_region(f, face.box)) for f in frames])) / sharpness(source_face)
@@ -142,7 +149,7 @@ def static_source(photo_path: str, backend, tmp: Path) -> tuple[float, float]:
         writer.write(photo)
     frame = next(iter_frames(path)).astype(np.float32) / 255
     box = backend.largest(to_uint8(photo)).box
-    floor = psnr(face_region(frame[:photo.shape[0], :photo.shape[1]], box), face_region(photo, box))
+    floor = psnr(face_region(at_photo_size(frame, photo.shape), box), face_region(photo, box))
     return identity_distance(path, backend.embedding(to_uint8(photo)), backend), floor
 
 

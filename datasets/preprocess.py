@@ -4,10 +4,11 @@
 
 Two streaming passes per video (no video is ever held in memory):
 
-1. scan: detect faces every `detect_every` frames on a frame shrunk to `detect_side`, and follow each face
-   as the original FOMM crop-video.py does: a track keeps the box it started with, and goes on while a
-   detection overlaps that initial box with IoU >= iou_with_initial. That keeps the crop fixed (a moving
-   crop would add camera motion, which FOMM would learn as face motion). A track ends
+1. scan: detect faces every `detect_every` frames on a frame resized to `detect_side` (small frames
+   grow), and follow each face as the original FOMM crop-video.py does: a track keeps the box it started
+   with, and goes on while a detection overlaps that initial box with IoU >= iou_with_initial. That
+   keeps the crop fixed (a moving crop would add camera motion, which FOMM would learn as face motion).
+   A track ends
    - when a detection overlaps its initial box by less than that (the face moved),
    - when no detection overlaps it for more than `max_gap` frames (the face is lost),
    - at a scene change (mean absolute difference of consecutive 64x64 gray thumbnails > scene_threshold),
@@ -83,7 +84,7 @@ class PreprocessOptions:
     split_by: str = "identity"
     fps: float | None = None  # resample to this frame rate (None: keep the source's)
     workers: int = 1
-    detect_side: int = 480  # frames whose longer side exceeds this are shrunk to it for detection
+    detect_side: int = 480  # frames are resized to this longer side for detection (small ones grow, at most 4x)
     face_backend: str = "auto"
     crf: int = 15
     seed: int = 0
@@ -110,7 +111,7 @@ class PreprocessOptions:
         need(self.detect_every >= 1, "detect_every", "an integer >= 1", self.detect_every)
         need(self.max_gap >= 0, "max_gap", "an integer >= 0", self.max_gap)
         need(self.scene_threshold > 0, "scene_threshold", "> 0", self.scene_threshold)
-        need(0 <= self.test_fraction < 1, "test_fraction", "in [0, 1)", self.test_fraction)
+        need(0 <= self.test_fraction <= 1, "test_fraction", "in [0, 1] (1: every clip to test/)", self.test_fraction)
         need(self.split_by in SPLIT_BY, "split_by", " or ".join(SPLIT_BY), self.split_by)
         need(self.fps is None or self.fps > 0, "fps", "a positive number", self.fps)
         need(self.workers >= 1, "workers", "an integer >= 1", self.workers)
@@ -281,12 +282,24 @@ def _backend(name: str):
     return get_backend(name, landmarks=False, upsample=0, max_side=None)
 
 
+# frames smaller than detect_side are enlarged for detection by at most this factor
+MAX_DETECT_UPSCALE = 4.0
+
+
+def detect_scale(height: int, width: int, detect_side: int) -> float:
+    """The factor that brings a frame's longer side to detect_side: below 1 for big frames, and above 1
+    (at most MAX_DETECT_UPSCALE) for small ones, whose faces are too small for the detector otherwise
+    (dlib's HOG at upsample 0 finds faces of about 80 px and more)."""
+    return min(detect_side / max(height, width), MAX_DETECT_UPSCALE)
+
+
 def detect_faces(frame: np.ndarray, backend: str = "auto", detect_side: int = 480) -> list[Box]:
-    """Face boxes in full-resolution pixels, clipped to the frame, found on a copy shrunk to detect_side."""
+    """Face boxes in full-resolution pixels, clipped to the frame, found on a copy resized to detect_side."""
     height, width = frame.shape[:2]
-    scale = min(1.0, detect_side / max(height, width))
-    small = frame if scale == 1.0 else cv2.resize(frame, (max(1, round(width * scale)), max(1, round(height * scale))),
-                                                   interpolation=cv2.INTER_AREA)
+    scale = detect_scale(height, width, detect_side)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = frame if size == (width, height) else cv2.resize(
+        frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     boxes = []
     for face in _backend(backend).detect(small):
         x0, y0, x1, y1 = (v / scale for v in face.box)
@@ -425,8 +438,8 @@ def plan_clips(scans: Sequence[VideoScan], options: PreprocessOptions) -> list[C
                 raise UserError(f"--test_videos {', '.join(unknown)} not among the input videos; name them by "
                                 f"file name or stem, one of: {', '.join(sorted(stems))}")
             test_ids = asked & set(identities)
-            if not set(identities) - test_ids:
-                raise UserError("--test_videos takes every video with face tracks; leave at least one for training")
+        elif options.test_fraction >= 1:
+            test_ids = set(identities)
         elif len(identities) == 1:
             if options.test_fraction > 0:
                 log.warning("only one video (%s) has face tracks: splitting it by track instead of by "
@@ -435,10 +448,17 @@ def plan_clips(scans: Sequence[VideoScan], options: PreprocessOptions) -> list[C
         elif options.test_fraction > 0:
             test_ids = set(split_names(identities, options.test_fraction, options.seed)[1])
 
+    if split_by == "identity" and test_ids == set(identities):
+        log.warning("every video goes to test/ (%s): an evaluation-only dataset with no training clips",
+                    "--test_fraction 1" if not options.test_videos else "--test_videos names them all")
+    elif split_by == "track" and options.test_fraction >= 1:
+        log.warning("--test_fraction 1: every track goes to test/, an evaluation-only dataset with no training clips")
     clips = []
     for scan in found:
         pieces: list[tuple[Span, str]] = []
-        if split_by == "track":
+        if split_by == "track" and options.test_fraction >= 1:
+            pieces = [(span, "test") for span in scan.spans]
+        elif split_by == "track":
             boundary = holdout_boundary(scan.spans, options.test_fraction, options.min_frames)
             if boundary is None and options.test_fraction > 0:
                 log.warning("%s: its tracks are too short to hold out a test clip of %d frames; all go to train",

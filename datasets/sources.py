@@ -100,6 +100,39 @@ class FrameSource:
         return f"{type(self).__name__}({self.path!r}, num_frames={self.num_frames})"
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def frame_file_problem(path: str) -> str | None:
+    """Why an image file cannot be a frame (empty, not an image, cut short), or None; reads its two ends only.
+
+    PNG and JPEG files are checked for their signature and their end marker (a file cut short loses it);
+    other formats for a header that PIL can parse.
+    """
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return "is an empty file"
+        ext = os.path.splitext(path)[1].lower()
+        if ext in (".png", ".jpg", ".jpeg"):
+            with open(path, "rb") as f:
+                head = f.read(8)
+                f.seek(max(0, size - 64))
+                tail = f.read()
+            if ext == ".png":
+                if head != _PNG_SIGNATURE:
+                    return "is not a PNG image"
+                return None if tail.endswith(_PNG_END) else "is cut short (no PNG end chunk)"
+            if head[:2] != b"\xff\xd8":
+                return "is not a JPEG image"
+            return None if b"\xff\xd9" in tail else "is cut short (no JPEG end marker)"
+        with Image.open(path):
+            return None
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+
+
 class FolderSource(FrameSource):
     """A folder of image files, one per frame, in natural sort order (non-image files are ignored)."""
 
@@ -111,16 +144,22 @@ class FolderSource(FrameSource):
         ]
         self.files = [os.path.join(self.path, n) for n in sorted(names, key=_natural_key)]
         self.num_frames = len(self.files)
-        if self.files:  # cheap sanity check: the first frame's header must parse
-            with Image.open(self.files[0]):
-                pass
+        for i, file in enumerate(self.files):  # every frame whole and readable, so no step meets a bad one
+            problem = frame_file_problem(file)
+            if problem:
+                raise UserError(f"frame {i} ({os.path.basename(file)}) {problem}; re-extract the frames "
+                                "or remove the video")
 
     @classmethod
     def accepts(cls, path: str) -> bool:
         return os.path.isdir(path)
 
     def _load(self, i: int) -> np.ndarray:
-        return fit_frame(video.load_image(self.files[i]), self.frame_shape)
+        try:
+            image = video.load_image(self.files[i])
+        except UserError as exc:  # damaged after the dataset was built: one line naming frame and video
+            raise UserError(f"frame {i} of video {self.path}: {exc}") from None
+        return fit_frame(image, self.frame_shape)
 
     def read(self, indices: Sequence[int]) -> list[np.ndarray]:
         indices = _check_indices(indices, self.num_frames, self.path)

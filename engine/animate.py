@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ import torch
 from datasets.sources import fit_frame
 from errors import UserError
 from modules.normalize import movement_scale, normalize_kp
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -289,16 +292,22 @@ class FaceFollower:
     that box) and the enlarged box stays fixed, so head motion stays in the crops as relative motion.
     With every=N > 0, faces are detected again every N frames: the one overlapping the current face most
     (IoU) is followed and the box moves smoothly towards it (exponential smoothing, `smoothing` in [0, 1)).
+    Whether the face is still in the crop is checked every `check_every` frames (and at every detection):
+    when `lost_after` checks in a row find no face centred in the crop box, one warning says from which
+    frame the face is gone (the animation goes on; those frames are not faces any more).
     """
 
     def __init__(self, backend, scale: float = 1.8, every: int = 0, smoothing: float = 0.8, search: int = 25,
-                 min_iou: float = 0.1):
+                 min_iou: float = 0.1, check_every: int = 12, lost_after: int = 2):
         self.backend = backend
         self.scale = float(scale)
         self.every = int(every)
         self.smoothing = float(smoothing)
         self.search = int(search)
         self.min_iou = float(min_iou)
+        self.check_every = int(check_every)
+        self.lost_after = int(lost_after)
+        self.lost_at: int | None = None  # the first frame of the checks that found the face gone, once warned
 
     def _faces(self, frame) -> list:
         from video.image import to_uint8
@@ -328,15 +337,34 @@ class FaceFollower:
         box = expand_box(face_box, self.scale, shape)
         for frame in pending:
             yield frame, box
+        misses, first_miss = 0, None
         for position, frame in enumerate(frames, start=len(pending)):
-            if self.every > 0 and position % self.every == 0:
+            tracking = self.every > 0 and position % self.every == 0
+            checking = self.lost_at is None and self.check_every > 0 and position % self.check_every == 0
+            if tracking or checking:
                 found = self._faces(frame)
-                if found:
+                if tracking and found:
                     nearest = max(found, key=lambda f: iou(f.box, face_box))
                     if iou(nearest.box, face_box) >= self.min_iou:
                         face_box = _smooth(face_box, nearest.box, self.smoothing)
                         box = expand_box(face_box, self.scale, shape)
+                if self.lost_at is None:
+                    if any(_centred_in(f.box, box) for f in found):
+                        misses, first_miss = 0, None
+                    else:
+                        misses, first_miss = misses + 1, first_miss if misses else position
+                        if misses >= self.lost_after:
+                            self.lost_at = first_miss
+                            log.warning("the face left the crop of %s at about frame %d: the frames from there on "
+                                        "animate no face; cut the video there%s", source_name, first_miss,
+                                        "" if self.every > 0 else " or follow the face with --track_every N")
             yield frame, box
+
+
+def _centred_in(face_box, crop_box) -> bool:
+    """Whether a face box's centre lies inside the crop box."""
+    x, y = (face_box[0] + face_box[2]) / 2, (face_box[1] + face_box[3]) / 2
+    return crop_box[0] <= x < crop_box[2] and crop_box[1] <= y < crop_box[3]
 
 
 def source_face_box(image, backend, scale: float = 1.8, name: str = "the source image", index: int = 0,

@@ -2,6 +2,7 @@
 import glob
 import os
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -109,3 +110,55 @@ def save_checkpoint(path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as f:
         torch.save(state, f)
+
+
+LAST_NAME = "last-checkpoint.pth.tar"
+_NUMBERED_RE = re.compile(r"^(\d+)-checkpoint\.pth\.tar$")
+
+
+def _step_of(path):
+    """The training step a checkpoint holds (ours), -1 for the original format, None if it is not complete."""
+    try:
+        state = read_checkpoint(path)
+    except UserError:
+        return None
+    ours = state.get("stillmotion")
+    return int(ours["step"]) if isinstance(ours, dict) and "step" in ours else -1
+
+
+def find_resume_checkpoint(path):
+    """(checkpoint file to resume from, why) for --checkpoint: a file, or a run folder.
+
+    A folder, or a last-checkpoint.pth.tar that is missing (a kill during its first write), means the
+    newest complete checkpoint in that folder: the higher step of last-checkpoint and the newest numbered
+    checkpoint that reads. `why` is None when `path` itself is used, else one line saying which file was
+    chosen.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path, None
+    folder = path if path.is_dir() else path.parent
+    if not path.is_dir() and (path.name != LAST_NAME or not folder.is_dir()):
+        raise UserError(f"checkpoint {path} not found; pass an existing --checkpoint file or a run folder")
+    numbered = sorted((p for p in folder.iterdir() if _NUMBERED_RE.match(p.name)),
+                      key=lambda p: int(_NUMBERED_RE.match(p.name).group(1)), reverse=True)
+    last = folder / LAST_NAME
+    last_step = _step_of(last) if last.is_file() else None
+    candidates = [(last_step, last)] if last_step is not None else []
+    for p in numbered:  # the newest numbered checkpoint that reads completely
+        if (step := _step_of(p)) is not None:
+            candidates.append((step, p))
+            break
+    if not candidates:
+        raise UserError(f"no complete checkpoint in {folder} (looked for {LAST_NAME} and NNNNNNNN-checkpoint.pth.tar); "
+                        "pass a checkpoint file or start a new run")
+    step, chosen = max(candidates, key=lambda c: (c[0], c[1].name == LAST_NAME))
+    if chosen == path:
+        return chosen, None
+    if chosen == last:
+        said = ""
+    else:
+        said = f"{LAST_NAME} is " + ("missing" if not last.exists() else "unreadable" if last_step is None
+                                     else "older") + ": "
+    at = f" (step {step})" if step >= 0 else ""
+    return chosen, f"{said}resuming from {chosen}{at}, the newest complete checkpoint in {folder}"

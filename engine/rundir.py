@@ -15,9 +15,8 @@ def next_run_dir(log_dir, kind, config_path) -> Path:
 
 
 def prepare_run_dir(run_dir, config) -> Path:
+    """Create `run_dir` exactly as named (spaces kept: config and checkpoints share one folder) with config.yaml."""
     run_dir = Path(run_dir)
-    if " " in str(run_dir.name):
-        run_dir = run_dir.with_name(run_dir.name.replace(" ", "_"))
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(config, run_dir / "config.yaml")
     return run_dir

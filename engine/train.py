@@ -17,7 +17,7 @@ from tqdm import tqdm
 from datasets import DatasetRepeater, FramesDataset
 from engine import distributed as D
 from engine.build import build_networks
-from engine.checkpoint import load_networks, save_checkpoint
+from engine.checkpoint import find_resume_checkpoint, load_networks, save_checkpoint
 from engine.perceptual import build_vgg
 from engine.rundir import next_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
@@ -196,6 +196,15 @@ class Trainer:
         return ours, None
 
 
+def _one_line(exc: UserError) -> str:
+    """A UserError's own line; from a DataLoader worker it arrives wrapped in the worker's traceback."""
+    text = str(exc)
+    if "DataLoader worker" not in text:
+        return text
+    last = [ln for ln in text.splitlines() if ln.strip()][-1].strip()
+    return last.split("UserError: ", 1)[-1]
+
+
 def _make_loader(config, info, seed):
     dp = config["dataset_params"]
     tp = config["train_params"]
@@ -234,8 +243,12 @@ def _train(config, args, info):
     spe = sampler.batches_per_epoch
 
     start_step = 0
+    checkpoint = None
     if args.checkpoint:
-        ours, start_epoch = trainer.load(args.checkpoint, config_path=args.config)
+        checkpoint, why = find_resume_checkpoint(args.checkpoint)
+        if why and info.is_main:
+            log.warning("%s", why)
+        ours, start_epoch = trainer.load(checkpoint, config_path=args.config)
         if ours is not None:
             start_step = trainer.step_count
             if ours.get("steps_per_epoch") not in (None, spe):
@@ -251,22 +264,22 @@ def _train(config, args, info):
                         s.step()
 
     run_dir = args.run_dir
-    if run_dir is None and args.checkpoint and start_step > 0 and Path(args.checkpoint).parent.joinpath(
-            "config.yaml").exists():
-        run_dir = str(Path(args.checkpoint).parent)
+    if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
+        run_dir = str(checkpoint.parent)
     if run_dir is None:
         run_dir = str(next_run_dir(args.log_dir, "train", args.config)) if info.is_main else None
-        run_dir = D.broadcast_object(run_dir, info)
-    run_dir = Path(run_dir)
     if info.is_main:
-        prepare_run_dir(run_dir, config)
+        run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
         for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
             stale.unlink()
-    D.barrier(info)
+    run_dir = Path(D.broadcast_object(str(run_dir) if info.is_main else None, info))
 
     num_epochs = tp["num_epochs"]
     total = num_epochs * spe if tp["max_steps"] is None else min(tp["max_steps"], num_epochs * spe)
-    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"))
+    # a resumed run drops the logged steps after its checkpoint from the earlier events files (those
+    # steps run again), so tensorboard shows each step once
+    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"),
+                    purge_step=start_step + 1 if start_step else None)
     if info.is_main:
         log.info("run directory: %s", run_dir)
         log.info("%s", vgg_line)
@@ -330,13 +343,16 @@ def _train(config, args, info):
                 if (epoch + 1) % tp["checkpoint_freq"] == 0:
                     save(f"{epoch:08d}-checkpoint.pth.tar")
                     saved_at = trainer.step_count
-    except RuntimeError:
+    except StopTraining:
+        stop_now = True
+    except UserError as exc:
+        raise UserError(_one_line(exc)) from None
+    except (RuntimeError, OSError, EOFError):
         # A SIGTERM sent to the whole process group also kills the DataLoader workers, which the loader
-        # reports as a RuntimeError: that is still a requested stop, and gets its exit checkpoint.
+        # reports as a RuntimeError, or as a ConnectionResetError / EOFError when a worker dies while
+        # handing over a batch: that is still a requested stop, and gets its exit checkpoint.
         if not stop["requested"]:
             raise
-        stop_now = True
-    except StopTraining:
         stop_now = True
     else:
         stop_now = False

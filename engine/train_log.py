@@ -32,8 +32,9 @@ def training_grid(x, generated, visualizer: Visualizer, max_items=4) -> np.ndarr
 class TrainLog:
     """Thin wrapper over SummaryWriter that does nothing on ranks other than 0."""
 
-    def __init__(self, run_dir, enabled=True, visualizer_params=None):
-        self.writer = SummaryWriter(str(run_dir)) if enabled else None
+    def __init__(self, run_dir, enabled=True, visualizer_params=None, purge_step=None):
+        # purge_step: readers drop events at this step and later from the folder's earlier files
+        self.writer = SummaryWriter(str(run_dir), purge_step=purge_step) if enabled else None
         params = dict(visualizer_params or {})
         self.visualizer = Visualizer(kp_size=params.get("kp_size", 2), draw_border=params.get("draw_border", True),
                                      colormap=params.get("colormap", "gist_rainbow"))

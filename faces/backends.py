@@ -70,8 +70,9 @@ def get_backend(name: str = "auto", landmarks: bool = True, embedding: bool = Fa
                 **options) -> FaceBackend:
     """A ready FaceBackend. "auto" picks the preferred available backend that provides what is asked for
     (face-alignment if its weights are cached, else dlib, else OpenCV for detection only). `options` go to
-    the backend's constructor (e.g. upsample=2, detector="cnn" for dlib; with "auto", options the chosen
-    backend does not take are dropped). UserError when nothing fits."""
+    the backend's constructor (e.g. upsample=2, detector="cnn" for dlib); options the chosen backend does
+    not take are dropped, so callers can pass dlib's upsample whichever backend is named or picked (the
+    OpenCV backend has none). UserError when nothing fits."""
     needs = {"detect"} | ({"landmarks"} if landmarks else set()) | ({"embedding"} if embedding else set())
     if name != "auto":
         cls = backend_class(name)
@@ -82,7 +83,7 @@ def get_backend(name: str = "auto", landmarks: bool = True, embedding: bool = Fa
         if lacking:
             raise UserError(f"face backend {name!r} gives no {', '.join(sorted(lacking))}; "
                             f"use 'auto' or one of: {', '.join(available_backends())}")
-        return cls(**options)
+        return cls(**_accepted(cls, options))
 
     reasons = []
     for candidate in registered_backends():

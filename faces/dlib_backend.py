@@ -19,7 +19,7 @@ from faces.weights import (
     dlib_models_dir,
 )
 
-DETECTORS = ("hog", "cnn")
+DETECTORS = ("hog", "cnn", "hog+cnn")
 
 
 @functools.cache
@@ -48,7 +48,9 @@ class DlibBackend(FaceBackend):
         about 70 px and larger at 0, about 40 px at 1 (the default), at four times the cost.
     max_side: images with a longer side are first shrunk to it for detection (big photos have big faces);
         landmarks and embeddings always use the full-resolution image. None disables shrinking.
-    detector: "hog" (fast, frontal faces) or "cnn" (dlib's mmod CNN: more poses, much slower on CPU).
+    detector: "hog" (fast, frontal faces), "cnn" (dlib's mmod CNN: more poses, much slower on CPU), or
+        "hog+cnn": HOG first, the CNN only on images where HOG finds nothing (a three-quarter profile, a
+        tilted head); benchmarks/face_detectors.py measures both per image.
     num_jitters: dlib's embedding jitter count (0 = one pass; 10 is slower and slightly more stable).
     """
 
@@ -86,7 +88,8 @@ class DlibBackend(FaceBackend):
     def describe(self) -> str:
         import dlib
 
-        detector = "HOG detector" if self.detector == "hog" else "CNN mmod detector"
+        detector = {"hog": "HOG detector", "cnn": "CNN mmod detector",
+                    "hog+cnn": "HOG detector, CNN mmod where HOG finds none"}[self.detector]
         return (f"faces: dlib {dlib.__version__} ({detector}, upsample {self.upsample}, 68-point landmarks, "
                 "128-D ResNet embedding; offline)")
 
@@ -116,10 +119,11 @@ class DlibBackend(FaceBackend):
         scale = detection_scale(image.shape, self.max_side)
         small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
                                                         interpolation=cv2.INTER_AREA)
-        if self.detector == "hog":
+        found = []
+        if self.detector != "cnn":
             rects, scores, _ = self._model("hog").run(small, self.upsample, self.min_score)
             found = list(zip(rects, scores))
-        else:
+        if self.detector == "cnn" or (self.detector == "hog+cnn" and not found):
             found = [(d.rect, d.confidence) for d in self._model("cnn")(small, self.upsample)
                      if d.confidence >= self.min_score]
         faces = [Face(box=(r.left() / scale, r.top() / scale, (r.right() + 1) / scale,

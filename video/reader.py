@@ -47,6 +47,7 @@ class _Header:
     fps: float
     has_audio: bool
     audio_codec: str | None
+    duration: float | None = None  # the container's stated duration (its index), None when not given
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class _Timeline:
     span: Fraction  # seconds from the first frame's start to the last frame's end (or start, see below)
     intervals: int  # frames that span covers: all of them when the last one has a duration, else n - 1
     monotonic: bool  # timestamps never decrease: the precondition for seeking by timestamp
+    problem: str | None = None  # ffmpeg's last error line when decoding hit damaged or missing data
 
 
 # --------------------------------------------------------------------------------------------- ffmpeg
@@ -123,6 +125,7 @@ _STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (.*)$")
 _SIZE_RE = re.compile(r"[ ,](\d{1,5})x(\d{1,5})(?=[ ,\[]|$)")
 _FPS_RE = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
+_DURATION_RE = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 
 def _parse_header(path: str, text: str) -> _Header:
@@ -161,7 +164,9 @@ def _parse_header(path: str, text: str) -> _Header:
             width, height = height, width
     rate = _FPS_RE.search(video_line)  # "fps" (the average rate) comes before "tbr"
     fps = float(rate.group(1)) * (1000 if rate.group(2) else 1) if rate else 0.0
-    return _Header(width, height, fps, has_audio, audio_codec)
+    stated = _DURATION_RE.search(text)
+    duration = (int(stated.group(1)) * 3600 + int(stated.group(2)) * 60 + float(stated.group(3))) if stated else None
+    return _Header(width, height, fps, has_audio, audio_codec, duration)
 
 
 def _header(path: str) -> _Header:
@@ -219,7 +224,10 @@ def _scan_timeline(path: str) -> _Timeline:
     ticks = np.asarray(pts, dtype=np.int64)
     times = ticks * (tb.numerator / tb.denominator)
     times.flags.writeable = False
-    return _Timeline(times, span, intervals, monotonic=bool(np.all(np.diff(ticks) >= 0)))
+    problem = None
+    if proc.stderr.strip():
+        problem = "the file ends early" if "partial file" in proc.stderr else _last_error_line(proc.stderr)
+    return _Timeline(times, span, intervals, monotonic=bool(np.all(np.diff(ticks) >= 0)), problem=problem)
 
 
 def _timeline(path: str, compute: bool = True) -> _Timeline | None:
@@ -241,8 +249,43 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     else:  # a single frame without a duration: the container's nominal rate
         fps = header.fps or 25.0
     duration = n / fps
+    _warn_if_damaged(p, header, timeline, n, fps)
     return VideoInfo(path=p, fps=fps, num_frames=n, width=header.width, height=header.height,
                      duration=duration, has_audio=header.has_audio)
+
+
+_warned_damaged: set[tuple] = set()
+
+
+def _warn_if_damaged(path: str, header: _Header, timeline: _Timeline, n: int, fps: float) -> None:
+    """One warning line (once per file version) when decoding met damaged or missing data.
+
+    A file cut short keeps its index, so the header still states the whole duration: the warning says
+    how many frames that promises and how many could be read.
+    """
+    key = _cache_key(path)
+    if timeline.problem is None or key in _warned_damaged:
+        return
+    _warned_damaged.add(key)
+    rate = header.fps or fps
+    if header.duration and rate:
+        expected = round(header.duration * rate)
+        if n < expected:
+            log.warning("video %s is truncated or damaged (%s): its header states %.2f s, about %d frames at "
+                        "%.2f fps, but only %d frames (%.2f s) could be read; re-encode or replace it",
+                        path, timeline.problem, header.duration, expected, rate, n, n / fps)
+            return
+    log.warning("video %s is damaged (%s): %d frames could be read; check them, or re-encode or replace it",
+                path, timeline.problem, n)
+
+
+def frame_times(path: str | os.PathLike) -> np.ndarray:
+    """Each frame's presentation time in seconds from the first frame, in decode order (never decreasing).
+
+    For a writer that keeps a variable-frame-rate source's timing (VideoWriter's `timestamps`).
+    """
+    times = np.asarray(_timeline(_check_file(path)).times, dtype=np.float64)
+    return np.maximum.accumulate(times - times[0])
 
 
 # --------------------------------------------------------------------------------------------- decoding

@@ -13,7 +13,7 @@ import numpy as np
 from errors import UserError
 from video.audio import mux_audio
 from video.image import reserve_temp_path, to_uint8
-from video.reader import VIDEO_EXTENSIONS, ffmpeg_exe, ffmpeg_url, has_audio
+from video.reader import VIDEO_EXTENSIONS, _passthrough_args, ffmpeg_exe, ffmpeg_url, has_audio
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,57 @@ def _codec_args(codec: str, crf: int) -> list[str]:
                    "-color_range", "tv"]
 
 
+def refuse_input_as_output(output: str | os.PathLike, inputs: dict[str, str | os.PathLike],
+                           flag: str) -> None:
+    """One UserError line if `output` is the same file as one of `inputs` ({flag: path}).
+
+    Real files are compared (os.path.samefile): symlinks, hard links and other spellings of the same
+    path count as the same file, so writing the output could never replace an input.
+    """
+    out = os.fspath(output)
+    if not os.path.exists(out):
+        return
+    for input_flag, path in inputs.items():
+        if path is not None and os.path.exists(path) and os.path.samefile(out, path):
+            raise UserError(f"{flag} {out} is the same file as {input_flag} {os.fspath(path)}: writing it would "
+                            f"replace the input; choose another {flag}")
+
+
+def repeat_counts(timestamps, fps: Fraction | float) -> np.ndarray:
+    """How many times each frame shown at `timestamps` (seconds) appears in a constant-rate video at `fps`.
+
+    Output frame k (at time k / fps) shows the source frame whose time is nearest: frames are repeated
+    where the source is slower than `fps` and dropped where it is faster, so every output frame is within
+    half a source interval of its source frame and the whole lasts as long as the source (its last frame
+    held for the interval before it). Constant-rate timestamps at `fps` give one each.
+    """
+    times = np.asarray(timestamps, dtype=np.float64)
+    if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
+        raise ValueError("timestamps must be a non-empty sequence of finite seconds")
+    times = np.maximum.accumulate(times - times[0])
+    rate = float(fps)
+    last = times[-1] - times[-2] if len(times) > 1 else 1.0 / rate
+    slots = max(1, round((times[-1] + max(last, 0.0)) * rate))
+    # frame i owns the output times from the midpoint after its predecessor to the midpoint before its successor
+    upper = np.append((times[:-1] + times[1:]) / 2, np.inf)
+    below = np.clip(np.ceil(upper * rate - 1e-9), 0, slots).astype(np.int64)  # output frames before each bound
+    return np.diff(np.concatenate([[0], below]))
+
+
 class VideoWriter:
     """Write frames to a video file; the file appears at `path` only after a clean close().
 
         with VideoWriter("out.mp4", fps=25, audio_from="driving.mp4") as w:
             for frame in frames:
                 w.write(frame)     # HxWx3 (or NxHxWx3) uint8, or float in [0, 1]
+
+    With `timestamps` (each given frame's source time in seconds, e.g. video.frame_times of a
+    variable-frame-rate input) the file is still constant-rate at `fps`, with frames repeated or dropped
+    so that it keeps the source's timing, and its audio (audio_from) stays in sync.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 crf: int = 18, codec: str = "libx264"):
+                 crf: int = 18, codec: str = "libx264", timestamps=None):
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
@@ -69,6 +110,8 @@ class VideoWriter:
         self.crf = int(crf)
         self.codec = _CONTAINER_CODEC.get(self.ext, codec) if codec == "libx264" else codec
         self.folder = folder
+        self._repeats = None if timestamps is None else repeat_counts(timestamps, self.fps)
+        self.frames_given = 0  # frames passed to write(); num_frames counts those in the file
         self.num_frames = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the frames given
         self._pad = (0, 0)
@@ -119,7 +162,9 @@ class VideoWriter:
                "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width + self._pad[1]}x{height + self._pad[0]}",
                "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
-               "-map", "0:v:0", *out_args, ffmpeg_url(self._temp_path())]
+               # passthrough: every frame given is written once (ffmpeg's default constant-rate mode drops
+               # or repeats frames when the rate does not fit the container's time base, e.g. 27.46 fps)
+               "-map", "0:v:0", *_passthrough_args(), *out_args, ffmpeg_url(self._temp_path())]
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=self._stderr)
@@ -150,6 +195,17 @@ class VideoWriter:
         elif (width, height) != self.size:
             raise ValueError(f"frame size {width}x{height} differs from the first frame's "
                              f"{self.size[0]}x{self.size[1]} in {self.path}")
+        if self._repeats is not None:
+            end = self.frames_given + a.shape[0]
+            if end > len(self._repeats):
+                raise ValueError(f"frame {end - 1} written to {self.path}, but only {len(self._repeats)} "
+                                 "timestamps were given")
+            a = np.repeat(a, self._repeats[self.frames_given:end], axis=0)
+            self.frames_given = end
+            if a.shape[0] == 0:
+                return
+        else:
+            self.frames_given += a.shape[0]
         a = to_uint8(a)
         if any(self._pad):
             a = np.pad(a, ((0, 0), (0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")

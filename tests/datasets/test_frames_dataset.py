@@ -244,3 +244,47 @@ def test_jitter_ranges_from_the_config_reach_the_frames_and_bad_ones_are_one_lin
                                         r"number or a pair, got \(1, 2, 3\); fix it"):
         FramesDataset(tmp_path / "data", frame_shape=SHAPE, is_train=True,
                       augmentation_params={"jitter_param": {"contrast": [1, 2, 3]}})
+
+
+def test_truncated_dataset_video_warns_with_frames_expected_and_read(tmp_path, media_files, caplog):
+    import subprocess
+
+    from video.reader import ffmpeg_exe
+
+    flat = tmp_path / "flat"
+    place(media_files[("franck", "mp4")], flat / "franck#a.mp4")
+    whole = tmp_path / "whole.mp4"  # index at the front, as a file cut short in a download keeps it
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(media_files[("cap", "mp4")]), "-c", "copy",
+                    "-movflags", "+faststart", str(whole)], check=True)
+    data = whole.read_bytes()
+    (flat / "cap#cut.mp4").write_bytes(data[:len(data) * 6 // 10])
+    with caplog.at_level(logging.WARNING):
+        ds = FramesDataset(flat, frame_shape=SHAPE, is_train=True, test_fraction=0.0)
+    cut = ds.sources[ds.videos.index("cap#cut.mp4")]
+    assert 2 <= cut.num_frames < NUM_FRAMES
+    lines = [r.getMessage() for r in caplog.records if "cap#cut.mp4" in r.getMessage()]
+    assert len(lines) == 1 and "truncated" in lines[0], caplog.text
+    assert f"about {NUM_FRAMES} frames" in lines[0] and f"only {cut.num_frames} frames" in lines[0]
+    assert not any("franck#a.mp4" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "garbage", "empty"])
+def test_png_folder_with_a_corrupt_frame_is_skipped_when_the_dataset_is_built(tmp_path, media_files, damage, caplog):
+    flat = tmp_path / "flat"
+    place(media_files[("franck", "folder")], flat / "franck#a")
+    place(media_files[("cap", "folder")], flat / "cap#a")
+    bad = sorted((flat / "cap#a").iterdir())[7]
+    data = bad.read_bytes()
+    bad.write_bytes({"cut short": data[:len(data) // 2], "garbage": np.random.default_rng(0).bytes(len(data)),
+                     "empty": b""}[damage])
+    with caplog.at_level(logging.WARNING):
+        ds = FramesDataset(flat, frame_shape=SHAPE, is_train=True, test_fraction=0.0)
+    assert ds.videos == ["franck#a"]
+    lines = [r.getMessage() for r in caplog.records if "cap#a" in r.getMessage()]
+    assert len(lines) == 1 and f"frame 7 ({bad.name})" in lines[0], caplog.text
+    # the checker agrees with a full decode: every kept frame decodes, the bad one does not
+    from PIL import Image
+
+    with pytest.raises(OSError):
+        with Image.open(bad) as image:
+            image.load()

@@ -254,8 +254,8 @@ def test_identity_split_and_test_videos():
     assert chosen[0].name == "a#000#000000#000100.mp4"
     with pytest.raises(UserError, match="--test_videos e not among the input videos"):
         plan_clips(scans, PreprocessOptions(**FAST, test_videos=("e",)))
-    with pytest.raises(UserError, match="leave at least one for training"):
-        plan_clips(scans, PreprocessOptions(**FAST, test_videos=("a", "b", "c", "d")))
+    everything = plan_clips(scans, PreprocessOptions(**FAST, test_videos=("a", "b", "c", "d")))
+    assert {c.split for c in everything} == {"test"}  # an evaluation-only dataset
 
 
 def test_cli_refuses_an_existing_output(raw, tmp_path, capsys):

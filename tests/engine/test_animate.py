@@ -177,6 +177,23 @@ def test_face_follower_keeps_a_fixed_square_box(media_dir, face_backend):
         list(FaceFollower(face_backend).follow([blank, blank]))
 
 
+def test_face_follower_warns_once_when_the_face_leaves(media_dir, face_backend, caplog):
+    face = list(iter_frames(media_dir / "franck.mp4", start=0, stop=30))
+    empty = list(iter_frames(media_dir / "no_face.mp4", start=0, stop=30, size=(face[0].shape[1], face[0].shape[0])))
+    assert face_backend.detect(empty[0]) == [] and face_backend.detect(empty[-1]) == []  # the oracle: no face there
+    with caplog.at_level("WARNING", logger="engine.animate"):
+        follower = FaceFollower(face_backend, check_every=6)
+        assert len(list(follower.follow(face + empty, source_name="the clip"))) == 60
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "the face left the crop of the clip at about frame 30" in lines[0], lines
+    assert follower.lost_at == 30
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="engine.animate"):  # the face stays: no warning, also when tracking
+        assert len(list(FaceFollower(face_backend, check_every=6).follow(face))) == 30
+        assert len(list(FaceFollower(face_backend, every=5, check_every=6).follow(face))) == 30
+    assert caplog.records == []
+
+
 # ------------------------------------------------------------------------------------------ visualiser
 
 

@@ -1,5 +1,6 @@
 """Training engine: it trains, resumes exactly, survives a kill mid-checkpoint, guards non-finite steps."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -206,14 +207,21 @@ def test_sigterm_to_the_process_group_writes_an_exit_checkpoint(tiny_dataset, tm
            "--set", "train_params.num_repeats=50", "--set", "train_params.num_epochs=1",
            "--set", "train_params.log_freq=1", "--set", "train_params.checkpoint_freq=100",
            "--set", "train_params.max_steps=null"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    # wait for an event, not a fixed time: the progress bar showing a finished step (so the DataLoader
+    # worker runs and a step exists to save), however loaded the machine is
+    seen = ""
     deadline = time.time() + 300
-    while time.time() < deadline and not list(run_dir.glob("events.out.tfevents*")):
-        time.sleep(0.5)
-    time.sleep(8)  # a few steps, with the DataLoader worker running
+    while time.time() < deadline and not re.search(r"\b[1-9]\d*/\d+ \[", seen):
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            break
+        seen += chunk.decode(errors="replace")
+    assert re.search(r"\b[1-9]\d*/\d+ \[", seen), seen[-2000:]
     os.killpg(proc.pid, signal.SIGTERM)  # like a cluster scheduler: the whole group, workers included
-    out, _ = proc.communicate(timeout=300)
+    rest, _ = proc.communicate(timeout=300)
+    out = seen + rest.decode(errors="replace")
     assert proc.returncode == 130, out[-2000:]
     state = read_checkpoint(run_dir / "last-checkpoint.pth.tar")
     assert 0 < state["stillmotion"]["step"] < 75
@@ -237,3 +245,63 @@ def test_mouth_loss_trains_from_landmark_files_and_asks_for_them(tiny_dataset, t
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     tags = EventAccumulator(str(events[0])).Reload().Tags()["scalars"]
     assert any("mouth" in t for t in tags)
+
+
+def logged_steps(run_dir, tag="loss/perceptual"):
+    """Steps of one scalar as tensorboard reads the folder back (all events files, purges applied)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.step for e in acc.Scalars(tag)]
+
+
+def test_resume_into_a_run_dir_with_a_space_keeps_one_folder(tiny_dataset, tmp_path):
+    run_dir = tmp_path / "my run"
+    first = train(small_config(tiny_dataset, **{"train_params.max_steps": 4}), args_for(run_dir))
+    assert first == run_dir and (run_dir / "config.yaml").is_file()
+    second = train(small_config(tiny_dataset), args_for(run_dir, checkpoint=str(run_dir / "last-checkpoint.pth.tar")))
+    assert second == run_dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my run"]  # no my_run/ beside it
+    assert read_checkpoint(run_dir / "last-checkpoint.pth.tar")["stillmotion"]["step"] == 6
+
+
+def test_resume_after_a_kill_before_the_first_last_checkpoint(tiny_dataset, tmp_path, caplog):
+    run_dir = tmp_path / "early"
+    train(small_config(tiny_dataset, **{"train_params.max_steps": 5}), args_for(run_dir))
+    # the run logged steps 1..5 and saved step 3 (end of epoch 0) and step 5; a kill during the first
+    # write of last-checkpoint leaves only the numbered checkpoint
+    (run_dir / "last-checkpoint.pth.tar").unlink()
+    assert logged_steps(run_dir) == [1, 2, 3, 4, 5]
+    for given in (run_dir, run_dir / "last-checkpoint.pth.tar"):  # the folder, or the README's missing file
+        caplog.clear()
+        out = train(small_config(tiny_dataset, **{"train_params.max_steps": 4}),
+                    Namespace(device="cpu", checkpoint=str(given), run_dir=None, log_dir=str(tmp_path),
+                              config=str(ROOT / "config/golden-64.yaml")))
+        assert out == run_dir  # resumed into the checkpoint's own run folder
+        lines = [r.getMessage() for r in caplog.records if "resuming from" in r.getMessage()]
+        assert len(lines) == 1 and "00000000-checkpoint.pth.tar (step 3)" in lines[0], lines
+        assert "missing" in lines[0]
+        assert read_checkpoint(run_dir / "last-checkpoint.pth.tar")["stillmotion"]["step"] == 4
+        (run_dir / "last-checkpoint.pth.tar").unlink()
+    # steps 4 and 5 of the first run were purged when the runs after step 3 logged them again
+    assert logged_steps(run_dir) == [1, 2, 3, 4]
+
+
+def test_frame_damaged_after_the_dataset_check_is_one_line_from_a_dataloader_worker(tiny_dataset, tmp_path,
+                                                                                    monkeypatch):
+    import shutil
+
+    import datasets.sources
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    for frame in (root / "train").glob("*/*.png"):  # every training frame damaged, so the first step meets one
+        frame.write_bytes(b"not a png")
+    monkeypatch.setattr(datasets.sources, "frame_file_problem", lambda path: None)  # damage after the check
+    cfg = small_config(root, **{"train_params.num_workers": 1})
+    with pytest.raises(UserError) as caught:
+        train(cfg, args_for(tmp_path / "run"))
+    message = str(caught.value)
+    assert "\n" not in message and "DataLoader" not in message, message
+    assert message.startswith("frame ") and "of video" in message and "cannot read image" in message

@@ -133,3 +133,28 @@ def test_video_without_frames_is_a_user_error(tmp_path, media_dir, ffmpeg):
         with pytest.raises(UserError) as excinfo:
             call(empty)
         _one_line_user_error(excinfo, str(empty), "no frames")
+
+
+def test_truncated_video_warns_with_frames_expected_and_read(tmp_path, media_dir, ffmpeg, caplog):
+    """An mp4 cut short with its index at the front decodes only its first part: one warning says so."""
+    full = tmp_path / "full.mp4"
+    ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 2, "-vf", "scale=160:-2", "-c:v", "libx264",
+           "-c:a", "aac", "-movflags", "+faststart", full)
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    with caplog.at_level("WARNING", logger="video.reader"):
+        whole = probe(full)
+        assert not caplog.records  # an intact file: no warning
+        info = probe(cut)
+        probe(cut)  # asked again: no second warning
+    # the oracle for "frames read": an independent decode of the cut file with imageio-ffmpeg
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(cut), output_params=["-fps_mode", "passthrough"])
+    next(gen)
+    decoded = sum(1 for _ in gen)
+    assert info.num_frames == decoded < whole.num_frames
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "truncated" in lines[0], lines
+    assert f"about {whole.num_frames} frames" in lines[0] and f"only {decoded} frames" in lines[0]
