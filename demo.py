@@ -122,7 +122,7 @@ class Demo:
                             f"{self.info.num_frames} frames (0..{self.info.num_frames - 1})")
         self.fps = args.fps if args.fps is not None else self.info.fps
         # validates the output folder, extension and fps; creates nothing before the first frame
-        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path)
+        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path, flag="--result_video")
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
         self.model = self._load_model()

@@ -82,6 +82,8 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
 
 def run(args) -> int:
+    from engine.inference import resolve_device
+    from output_paths import check_output_file
     from stages.pipeline import apply_stages
     from video import VideoWriter, iter_frames, probe
 
@@ -91,7 +93,12 @@ def run(args) -> int:
         raise UserError(f"--start must be 0 or more, got {args.start}")
     if args.max_side is not None and args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
+    check_output_file(args.output, "--output", inputs=[args.input])
+    resolve_device(args.device)  # an unknown name or a missing GPU: one line before any work
     info = probe(args.input)
+    if args.start >= info.num_frames:
+        raise UserError(f"--start {args.start} is past the last frame of {args.input} ({info.num_frames} frames, "
+                        f"0..{info.num_frames - 1}); pass a smaller --start")
     size = None
     if args.max_side is not None and max(info.width, info.height) > args.max_side:
         scale = args.max_side / max(info.width, info.height)
@@ -101,12 +108,16 @@ def run(args) -> int:
     smoothing = False if args.no_smoothing else (True if args.smoothing is None else args.smoothing)
     report = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     frames = iter_frames(args.input, args.start, stop, size=size)
+    audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
+    writer = VideoWriter(args.output, info.fps, audio_from=audio, flag="--output")  # checked before any work
     out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
                        flow=args.flow or "auto", report=report)
-    audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
-    with VideoWriter(args.output, info.fps, audio_from=audio) as writer:
+    with writer:
         for frame in out:
             writer.write(frame)
+        if writer.num_frames == 0:
+            raise UserError(f"no frames could be read from {args.input} from frame {args.start} on; "
+                            "pass another --input or a smaller --start")
     print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {args.output}")
     return 0
 

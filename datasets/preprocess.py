@@ -55,6 +55,7 @@ from errors import UserError
 from faces import get_backend
 from faces.base import Box
 from faces.crop import crop_resize, expand_box, iou
+from output_paths import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -409,8 +410,15 @@ def holdout_boundary(spans: Sequence[Span], test_fraction: float, min_frames: in
 def plan_clips(scans: Sequence[VideoScan], options: PreprocessOptions) -> list[Clip]:
     """Name every kept track and give it a split (see the module docstring); UserError when none is kept."""
     found = [s for s in scans if s.spans]
+    unreadable = [s for s in scans if s.error]
+    if not found and unreadable and len(unreadable) == len(scans):  # the real cause, not "no face tracks"
+        first = unreadable[0].error
+        raise UserError(first if len(scans) == 1 else
+                        f"none of the {len(scans)} videos could be read; the first: {first}")
     if not found:
         where = ", ".join(s.path for s in scans[:3]) + (", ..." if len(scans) > 3 else "")
+        if unreadable:
+            where += f" ({len(unreadable)} of the {len(scans)} could not be read: {unreadable[0].error})"
         raise UserError(f"no face tracks of at least {options.min_frames} frames found in {where}; "
                         "lower --min_frames or check the videos")
     split_by = options.split_by
@@ -625,12 +633,10 @@ def find_videos(inputs: Sequence[str]) -> list[str]:
 
 
 def _check_output(output: str, overwrite: bool) -> None:
-    if os.path.exists(output):
-        if not os.path.isdir(output):
-            raise UserError(f"output {output} exists and is not a folder; choose another --output")
-        if not overwrite:
-            raise UserError(f"output folder {output} already exists; pass --overwrite to replace it or choose "
-                            "another --output")
+    check_output_folder(output, "--output")  # not a file, and a folder on the way that can be written
+    if os.path.exists(output) and not overwrite:
+        raise UserError(f"output folder {output} already exists; pass --overwrite to replace it or choose "
+                        "another --output")
 
 
 def _run_all(pool: ProcessPoolExecutor | None, function, jobs: list[tuple], what: str) -> list:
@@ -688,6 +694,8 @@ def write_table(clips: Sequence[Clip], path: str) -> None:
 def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) -> tuple[list[Clip], list]:
     """Pass 1 over every video, the skips logged, then the clips planned."""
     scans = _run_all(pool, scan_video, [(v, options, detect) for v in videos], "scan")
+    if all(scan.error for scan in scans):
+        plan_clips(scans, options)  # raises with the first video's cause, once, instead of a skip line each
     skipped = []
     for scan in scans:
         if scan.error:

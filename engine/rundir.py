@@ -3,10 +3,12 @@ import re
 from pathlib import Path
 
 from engine.config import dump_config
+from output_paths import check_output_folder
 
 
 def next_run_dir(log_dir, kind, config_path) -> Path:
     """log_dir/<NNNNN>-<kind>-<config stem>: one more than the highest number there; no spaces."""
+    check_output_folder(log_dir, "--log_dir")
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     numbers = [int(m.group(1)) for p in log_dir.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
@@ -18,6 +20,7 @@ def prepare_run_dir(run_dir, config) -> Path:
     run_dir = Path(run_dir)
     if " " in str(run_dir.name):
         run_dir = run_dir.with_name(run_dir.name.replace(" ", "_"))
+    check_output_folder(run_dir, "--run_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(config, run_dir / "config.yaml")
     return run_dir

@@ -125,6 +125,25 @@ _FPS_RE = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
 
 
+def _unreadable_reason(path: str, text: str, has_audio: bool) -> str:
+    """Why ffmpeg found no video stream, in words: empty, text, truncated, audio only, or ffmpeg's own."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return err.strerror or "it cannot be opened"
+    if not head:
+        return "the file is empty (0 bytes)"
+    if b"\0" not in head and sum(32 <= b < 127 or b in b"\t\n\r" for b in head) > 0.9 * len(head):
+        return "it is a text file, not a video"
+    if "moov atom not found" in text:
+        return "the file is truncated or damaged (its index, the moov atom, is missing)"
+    if "Input #0" in text:
+        return "it holds only audio, no video stream" if has_audio else "no video stream found"
+    opened = re.search(r"Error opening input: (.*)", text)
+    return opened.group(1).strip() if opened else _last_error_line(text)
+
+
 def _parse_header(path: str, text: str) -> _Header:
     """Read the first real video stream (no cover art) and whether an audio stream exists."""
     video_line = None
@@ -147,10 +166,7 @@ def _parse_header(path: str, text: str) -> _Header:
         elif line.startswith(("Output", "Input #1")):
             in_video = False
     if video_line is None:
-        opened = re.search(r"Error opening input: (.*)", text)
-        reason = opened.group(1).strip() if opened else \
-            "no video stream found" if "Input #0" in text else _last_error_line(text)
-        raise UserError(f"cannot read video {path}: {reason}; {_FORMATS_HINT}")
+        raise UserError(f"cannot read video {path}: {_unreadable_reason(path, text, has_audio)}; {_FORMATS_HINT}")
     size = _SIZE_RE.search(video_line)
     if size is None:
         raise UserError(f"cannot read video {path}: its video stream has no frame size; {_FORMATS_HINT}")

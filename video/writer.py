@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 
 from errors import UserError
+from output_paths import check_output_file
 from video.audio import mux_audio
 from video.image import reserve_temp_path, to_uint8
 from video.reader import VIDEO_EXTENSIONS, ffmpeg_exe, ffmpeg_url, has_audio
@@ -46,12 +47,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 crf: int = 18, codec: str = "libx264"):
+                 crf: int = 18, codec: str = "libx264", flag: str = "output path"):
+        """`flag` names the option that gave `path` in error messages (e.g. --result_video)."""
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise UserError(f"output folder {folder} does not exist; create it or choose another "
-                            "--result_video")
+        check_output_file(self.path, flag, inputs=[audio_from])
         self.ext = os.path.splitext(self.path)[1].lower()
         if self.ext not in VIDEO_EXTENSIONS:
             raise UserError(f"cannot write video {self.path}: unknown extension {self.ext!r}; use one of "
