@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cli_types import finite_float, non_negative_int
 from errors import UserError, run_cli
 
 ROOT = Path(__file__).resolve().parent
@@ -47,12 +48,12 @@ def parse_args(argv=None):
     best.add_argument("--best_frame", type=int, default=None, metavar="N", help="start from driving frame N")
     p.add_argument("--crop", action="store_true",
                    help="animate a square crop around the face and paste it back into the full photo")
-    p.add_argument("--crop_scale", type=float, default=1.8, help="crop box side / face box side (default 1.8)")
-    p.add_argument("--track_every", type=int, default=0, metavar="N",
+    p.add_argument("--crop_scale", type=finite_float, default=1.8, help="crop box side / face box side (default 1.8)")
+    p.add_argument("--track_every", type=non_negative_int, default=0, metavar="N",
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
-    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the driving video's)")
+    p.add_argument("--fps", type=finite_float, default=None, help="output frame rate (default: the driving video's)")
     p.add_argument("--size", type=int, default=None,
                    help="output side in pixels without --crop (default: the model's frame size)")
     p.add_argument("--visualize", action="store_true",
@@ -101,7 +102,7 @@ class Demo:
     """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
 
     def __init__(self, args):
-        from engine.animate import Animator, FaceFollower, source_face_box
+        from engine.animate import Animator, FaceFollower, small_source_warning, source_face_box
         from video import VideoWriter, load_image, probe
 
         self.args = args
@@ -146,6 +147,9 @@ class Demo:
             self.follower = FaceFollower(self.backend, scale=args.crop_scale, every=args.track_every)
         self.out_size = (self.source_image.shape[1], self.source_image.shape[0]) if args.crop else \
             (args.size or self.model_w, args.size or self.model_h)
+        small = small_source_warning(self.source_image.shape, self.source_box, self.model_h, self.source_path)
+        if small:
+            print(f"warning: {small}", file=sys.stderr)
 
     def _load_model(self):
         from engine.inference import load_model

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from cli_types import finite_float
 from errors import UserError, run_cli
 
 
@@ -28,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a stage option (dotted, below stages_params), repeatable")
     smoothing = p.add_mutually_exclusive_group()
-    smoothing.add_argument("--smoothing", type=float, default=None, metavar="STRENGTH",
+    smoothing.add_argument("--smoothing", type=finite_float, default=None, metavar="STRENGTH",
                            help="temporal smoothing strength in [0, 1] (default: the stage's own default)")
     smoothing.add_argument("--no-smoothing", dest="no_smoothing", action="store_true",
                            help="process every frame independently")

@@ -75,7 +75,8 @@ SCHEMA = {
             "crop_param": ({"size": ([int], True, None, POSITIVE)}, False, None),
             "jitter_param": (_JITTER, False, None),
         }, False, {}),
-        "test_fraction": (float, False, 0.1, Range(0, 1, high_open=True)),  # ours: held-out share when root_dir has no train/ and test/
+        # ours: held-out share when root_dir has no train/ and test/
+        "test_fraction": (float, False, 0.1, Range(0, 1, high_open=True)),
         "split_seed": (int, False, 0),  # ours: seed of that split
     }, True, None),
     "model_params": ({

@@ -1,6 +1,7 @@
 """Still image file I/O: load any common format as float RGB in [0, 1], save atomically, convert dtypes."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 
@@ -8,6 +9,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from errors import UserError
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _FORMATS_HINT = "pass a .jpg/.png/.bmp/.tiff/.webp file"
@@ -129,6 +132,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(p) as im:
             deep = _deep_color(im)  # before getexif(): reading EXIF may decode and drop the tile list
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # an animated GIF/PNG/WebP: say which frame is used, in one line
+                log.warning("warning: image %s is animated (%d frames); using its first frame", p, frames)
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
             a = to_float(_read_deep_color(p)) if deep else _pillow_float(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
