@@ -59,8 +59,8 @@ def check_output_file(path, flag: str, inputs=()) -> None:
     folder, and it is none of `inputs` (an input is never overwritten). Creates nothing."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise UserError(f"{flag} {path} is an existing folder; pass a file path such as "
-                        f"{os.path.join(path, 'result.mp4')}")
+        example = os.path.join(path, "result" + (os.path.splitext(path)[1] or ".mp4"))
+        raise UserError(f"{flag} {path} is an existing folder; pass a file path such as {example}")
     _check_folder_for(os.path.dirname(os.path.abspath(path)), flag, create=False)
     for item in inputs:
         if item is not None and os.path.exists(path) and os.path.exists(item) and os.path.samefile(path, item):

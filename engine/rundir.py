@@ -24,3 +24,11 @@ def prepare_run_dir(run_dir, config) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(config, run_dir / "config.yaml")
     return run_dir
+
+
+def check_run_location(log_dir, run_dir=None) -> None:
+    """Before any work: UserError unless the run directory (run_dir, or a new one under log_dir) can be made."""
+    if run_dir is not None:
+        check_output_folder(run_dir, "--run_dir")
+    else:
+        check_output_folder(log_dir, "--log_dir")

@@ -33,6 +33,20 @@ def reserve_temp_path(path: str | os.PathLike) -> str:
             continue
 
 
+def unreadable_file_reason(path: str) -> str | None:
+    """Why a media file cannot be decoded, when that shows in its first bytes: empty, or text; else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return err.strerror or "it cannot be opened"
+    if not head:
+        return "the file is empty (0 bytes)"
+    if b"\0" not in head and sum(32 <= b < 127 or b in b"\t\n\r" for b in head) > 0.9 * len(head):
+        return "it is a text file"
+    return None
+
+
 def to_uint8(frame) -> np.ndarray:
     """uint8 as is; float in [0, 1] (clipped) to 0..255 rounded; 16-bit to 8-bit rounded."""
     a = np.asarray(frame)
@@ -138,8 +152,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
             a = to_float(_read_deep_color(p)) if deep else _pillow_float(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise UserError(f"cannot read image {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
-                        f"{_FORMATS_HINT}") from None
+        reason = unreadable_file_reason(p) or (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise UserError(f"cannot read image {p}: {reason}; {_FORMATS_HINT}") from None
     channels = a.shape[2]
     if channels in (2, 4):
         a = _composite_over_white(a[..., :-1], a[..., -1:])

@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from errors import UserError
+from video.image import unreadable_file_reason
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,9 @@ _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
 
 def _unreadable_reason(path: str, text: str, has_audio: bool) -> str:
     """Why ffmpeg found no video stream, in words: empty, text, truncated, audio only, or ffmpeg's own."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError as err:
-        return err.strerror or "it cannot be opened"
-    if not head:
-        return "the file is empty (0 bytes)"
-    if b"\0" not in head and sum(32 <= b < 127 or b in b"\t\n\r" for b in head) > 0.9 * len(head):
-        return "it is a text file, not a video"
+    reason = unreadable_file_reason(path)
+    if reason is not None:
+        return reason + (", not a video" if reason.endswith("text file") else "")
     if "moov atom not found" in text:
         return "the file is truncated or damaged (its index, the moov atom, is missing)"
     if "Input #0" in text:
