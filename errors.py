@@ -1,4 +1,5 @@
 """One-line user-facing errors: the exception every CLI prints as `error: <message>` and exits 2 on."""
+import contextlib
 import signal
 
 
@@ -19,8 +20,37 @@ class Terminated(KeyboardInterrupt):
 STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 
 
-def _raise_terminated(signum, frame):
+_held = {"depth": 0, "pending": None}  # signals_deferred(): how deep, and the signal that came meanwhile
+
+
+def _raise_for(signum: int):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+def _on_stop_signal(signum, frame):
+    if _held["depth"]:
+        _held["pending"] = signum
+        return
+    _raise_for(signum)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold Ctrl-C, SIGTERM and SIGHUP (as run_cli handles them) until the block ends.
+
+    For the few lines that create a temporary file or start a child process and then record it for cleanup:
+    an interruption must not fall between the two, or the file (or a child still writing it) is left behind.
+    """
+    _held["depth"] += 1
+    try:
+        yield
+    finally:
+        _held["depth"] -= 1
+        if not _held["depth"] and _held["pending"] is not None:
+            signum, _held["pending"] = _held["pending"], None
+            _raise_for(signum)
 
 
 def run_cli(main, argv=None) -> int:
@@ -29,9 +59,11 @@ def run_cli(main, argv=None) -> int:
     import sys
 
     previous = {}
-    for sig in STOP_SIGNALS:
+    for sig in (signal.SIGINT, *STOP_SIGNALS):
+        if sig == signal.SIGINT and signal.getsignal(sig) is not signal.default_int_handler:
+            continue  # Ctrl-C ignored or handled by the caller: leave it so
         try:
-            previous[sig] = signal.signal(sig, _raise_terminated)
+            previous[sig] = signal.signal(sig, _on_stop_signal)
         except ValueError:  # not the main thread: signals stay as they are
             break
     try:

@@ -51,7 +51,7 @@ from tqdm import tqdm
 import video
 from datasets.frames import split_names
 from datasets.synthetic import synthetic_frames
-from errors import UserError
+from errors import UserError, signals_deferred
 from faces import get_backend
 from faces.base import Box
 from faces.crop import crop_resize, expand_box, iou
@@ -737,8 +737,10 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
             clips, skipped = clips + photo_clips, skipped + photo_skipped
         parent = os.path.dirname(os.path.abspath(output))
         os.makedirs(parent, exist_ok=True)
-        temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
+        temp = None
         try:
+            with signals_deferred():  # created and recorded in temp before a signal can stop us
+                temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
             for split in ("train", "test"):
                 os.makedirs(os.path.join(temp, split))
             by_source: dict[str, list[Clip]] = {}
@@ -754,7 +756,8 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
             _check_output(output, overwrite)
             _replace_folder(temp, output)
         except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+            if temp is not None:
+                shutil.rmtree(temp, ignore_errors=True)
             raise
     finally:
         if pool is not None:
@@ -773,15 +776,17 @@ def _umask() -> int:
 
 def _replace_folder(new: str, target: str) -> None:
     """Rename `new` onto `target`; an existing target is moved aside first and deleted after."""
-    if not os.path.exists(target):
-        os.rename(new, target)
-        return
-    old = tempfile.mkdtemp(prefix=os.path.basename(target) + ".old-", dir=os.path.dirname(os.path.abspath(target)))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
+    with signals_deferred():  # a signal never falls between the renames: one folder or the other is there
+        if not os.path.exists(target):
+            os.rename(new, target)
+            return
+        old = tempfile.mkdtemp(prefix=os.path.basename(target) + ".old-",
+                               dir=os.path.dirname(os.path.abspath(target)))
+        os.rmdir(old)
+        os.rename(target, old)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
     shutil.rmtree(old, ignore_errors=True)

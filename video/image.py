@@ -8,7 +8,7 @@ import secrets
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from errors import UserError
+from errors import UserError, signals_deferred
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +182,14 @@ def save_image(path: str | os.PathLike, image) -> None:
     if fmt == "JPEG" and a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    tmp = reserve_temp_path(p)
+    tmp = None
     try:
+        with signals_deferred():  # created and recorded in tmp before a signal can stop us
+            tmp = reserve_temp_path(p)
         with open(tmp, "wb") as f:
             Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)
         os.replace(tmp, p)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
         raise

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from errors import UserError
+from errors import UserError, signals_deferred
 from output_paths import check_output_file
 from video.audio import mux_audio
 from video.image import reserve_temp_path, to_uint8
@@ -115,14 +115,15 @@ class VideoWriter:
             out_args = _codec_args(self.codec, self.crf)
             if self.ext in (".mp4", ".mov"):
                 out_args += ["-movflags", "+faststart"]
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width + self._pad[1]}x{height + self._pad[0]}",
-               "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
-               "-map", "0:v:0", *out_args, ffmpeg_url(self._temp_path())]
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=self._stderr)
+        with signals_deferred():  # the temp file and the ffmpeg writing it are both recorded before a signal
+            cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24",
+                   "-s", f"{width + self._pad[1]}x{height + self._pad[0]}",
+                   "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
+                   "-map", "0:v:0", *out_args, ffmpeg_url(self._temp_path())]
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=self._stderr)
 
     def _ffmpeg_reason(self) -> str:
         if self._stderr is None:
@@ -179,8 +180,9 @@ class VideoWriter:
                                 "codec or another file name")
             result = self._temps[0]
             if self.audio_from is not None and self.ext != ".gif" and has_audio(self.audio_from):
-                muxed = self._temp_path()
-                mux_audio(result, self.audio_from, muxed, duration=float(self.num_frames / self.fps))
+                with signals_deferred():  # a short stream copy; no ffmpeg may outlive its temp file
+                    muxed = self._temp_path()
+                    mux_audio(result, self.audio_from, muxed, duration=float(self.num_frames / self.fps))
                 result = muxed
             os.replace(result, self.path)
             self._temps.remove(result)
