@@ -50,6 +50,8 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
     params: dict = {}
     if path is not None:
+        if os.path.isdir(path):
+            raise UserError(f"stages config {path} is a folder; pass a .yaml file")
         if not os.path.isfile(path):
             raise UserError(f"stages config not found: {path}; check the path")
         try:

@@ -18,6 +18,9 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 def read_checkpoint(path) -> dict:
     """The checkpoint dict on the CPU. Accepts the original FOMM .pth.tar and ours (a superset of it)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
+                        f"{path / 'last-checkpoint.pth.tar'})")
     if not path.is_file():
         raise UserError(f"checkpoint {path} not found; pass an existing --checkpoint file")
     try:

@@ -230,6 +230,8 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 
 
 def _read_yaml(path: Path):
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a config file; pass a .yaml file, e.g. config/vox-256.yaml")
     if not path.is_file():
         raise UserError(f"{path}: config file not found; pass an existing .yaml, e.g. config/vox-256.yaml")
     try:

@@ -141,6 +141,8 @@ def _pillow_float(im: Image.Image) -> np.ndarray:
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Image file -> float32 HxWx3 RGB in [0, 1]: EXIF orientation applied, alpha composited over white."""
     p = os.fspath(path)
+    if os.path.isdir(p):
+        raise UserError(f"cannot read image {p}: it is a folder, not a file; {_FORMATS_HINT}")
     if not os.path.isfile(p):
         raise UserError(f"image file not found: {p}; check the path")
     try:
