@@ -54,14 +54,15 @@ def _check_folder_for(folder: str, flag: str, create: bool) -> None:
         raise UserError(f"cannot write in {existing} ({why}); choose another {flag} in a folder you can write to")
 
 
-def check_output_file(path, flag: str, inputs=()) -> None:
-    """UserError unless a file can be written at `path`: its folder exists and is writable, `path` is not a
-    folder, and it is none of `inputs` (an input is never overwritten). Creates nothing."""
+def check_output_file(path, flag: str, inputs=(), make_folder: bool = False) -> None:
+    """UserError unless a file can be written at `path`: its folder exists (or, with make_folder, can be made)
+    and is writable, `path` is not a folder, and it is none of `inputs` (an input is never overwritten).
+    Creates nothing."""
     path = os.fspath(path)
     if os.path.isdir(path):
         example = os.path.join(path, "result" + (os.path.splitext(path)[1] or ".mp4"))
         raise UserError(f"{flag} {path} is an existing folder; pass a file path such as {example}")
-    _check_folder_for(os.path.dirname(os.path.abspath(path)), flag, create=False)
+    _check_folder_for(os.path.dirname(os.path.abspath(path)), flag, create=make_folder)
     for item in inputs:
         if item is not None and os.path.exists(path) and os.path.exists(item) and os.path.samefile(path, item):
             raise UserError(f"{flag} {path} is the input {item}; writing it would destroy the input, "
