@@ -4,6 +4,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from errors import signals_deferred
+
 
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", **kwargs):
@@ -12,18 +14,20 @@ def atomic_open(path, mode="wb", **kwargs):
     A crash at any moment leaves either the previous file or the complete new one, never a partial file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should have the usual permissions
+    tmp = None
     try:
+        with signals_deferred():  # created and recorded in tmp before a signal can stop us
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should have the usual permissions
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cli_types import finite_float, non_negative_int
 from errors import UserError, run_cli
 
 ROOT = Path(__file__).resolve().parent
@@ -60,12 +61,12 @@ def parse_args(argv=None):
                    help="fullres (default): the source photo warped at its own resolution by the model's motion, "
                         "the generator painting only what the warp cannot show; generator: the generator's "
                         "own frames at the model's size, upscaled")
-    p.add_argument("--crop_scale", type=float, default=1.8, help="crop box side / face box side (default 1.8)")
-    p.add_argument("--track_every", type=int, default=0, metavar="N",
+    p.add_argument("--crop_scale", type=finite_float, default=1.8, help="crop box side / face box side (default 1.8)")
+    p.add_argument("--track_every", type=non_negative_int, default=0, metavar="N",
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
-    p.add_argument("--fps", type=float, default=None,
+    p.add_argument("--fps", type=finite_float, default=None,
                    help="output frame rate (default: the driving video's average); frames are repeated or "
                         "dropped to keep the driving video's timing and audio sync")
     p.add_argument("--size", type=int, default=None,
@@ -118,7 +119,7 @@ class Demo:
     """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
 
     def __init__(self, args):
-        from engine.animate import Animator, FaceFollower
+        from engine.animate import Animator, FaceFollower, small_source_warning
         from video import VideoWriter, frame_times, load_image, probe, refuse_input_as_output
 
         self.args = args
@@ -144,7 +145,7 @@ class Demo:
                             f"{self.info.num_frames} frames (0..{self.info.num_frames - 1})")
         self.fps = args.fps if args.fps is not None else self.info.fps
         # validates the output folder, extension and fps; creates nothing before the first frame
-        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path,
+        self.writer = VideoWriter(args.result_video, fps=self.fps, audio_from=self.driving_path, flag="--result_video",
                                   timestamps=frame_times(self.driving_path))  # keeps variable-rate timing
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
@@ -178,6 +179,11 @@ class Demo:
             self.out_size = (self.source_image.shape[1], self.source_image.shape[0])
         else:
             self.out_size = (args.size or self.model_w, args.size or self.model_h)
+        # fullres keeps the photo's own pixels: only a crop far below the model's input (a thumbnail) matters
+        small = small_source_warning(self.source_image.shape, self.source_box,
+                                     self.model_h // 4 if self.fullres else self.model_h, self.source_path)
+        if small:
+            print(f"warning: {small}", file=sys.stderr)
         what = "the face crop, pasted back into the photo" if self.crop else "the whole frame"
         how = "full resolution (the photo warped by the model's motion)" if self.fullres else "the generator's frames"
         print(f"animating {what}; output {self.out_size[0]}x{self.out_size[1]}, {how}")

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from cli_types import finite_float
 from errors import run_cli
 
 
@@ -29,7 +30,7 @@ def parse_args(argv=None):
                    help=f"frames per synthetic photo track (default {d.photo_frames})")
     p.add_argument("--photo_tracks", type=int, default=d.photo_tracks,
                    help=f"synthetic tracks per photo, each a different motion (default {d.photo_tracks})")
-    p.add_argument("--photo_increase", type=float, default=d.photo_increase,
+    p.add_argument("--photo_increase", type=finite_float, default=d.photo_increase,
                    help="enlarge each side of a photo's face box by this fraction (default "
                         f"{d.photo_increase}: frames the face as the video tracks do)")
     p.add_argument("--output", required=True, help="dataset folder to create, e.g. data/datasets/NAME")
@@ -40,9 +41,9 @@ def parse_args(argv=None):
                    help=f"shortest track kept, in frames (default {d.min_frames})")
     p.add_argument("--max_frames", type=int, default=d.max_frames,
                    help=f"longer tracks are cut into pieces of this many frames (default {d.max_frames})")
-    p.add_argument("--increase", type=float, default=d.increase,
+    p.add_argument("--increase", type=finite_float, default=d.increase,
                    help=f"enlarge each side of the track's face box by this fraction (default {d.increase})")
-    p.add_argument("--iou_with_initial", type=float, default=d.iou_with_initial,
+    p.add_argument("--iou_with_initial", type=finite_float, default=d.iou_with_initial,
                    help="a track goes on while the face box overlaps the track's first box at least this "
                         f"much (default {d.iou_with_initial})")
     p.add_argument("--detect_every", type=int, default=d.detect_every,
@@ -52,16 +53,16 @@ def parse_args(argv=None):
     p.add_argument("--detect_side", type=int, default=d.detect_side,
                    help="resize frames to this longer side for face detection: big ones shrink, small ones "
                         f"grow up to 4x so their faces are found (default {d.detect_side})")
-    p.add_argument("--scene_threshold", type=float, default=d.scene_threshold,
+    p.add_argument("--scene_threshold", type=finite_float, default=d.scene_threshold,
                    help="cut tracks where the mean abs difference (0-255) of consecutive 64x64 gray frames "
                         f"exceeds this (default {d.scene_threshold})")
-    p.add_argument("--test_fraction", type=float, default=d.test_fraction,
+    p.add_argument("--test_fraction", type=finite_float, default=d.test_fraction,
                    help=f"share held out for test/ (default {d.test_fraction}; 1: an evaluation-only dataset)")
     p.add_argument("--test_videos", nargs="+", default=[], metavar="NAME",
                    help="put these videos (file names or stems) in test/ instead of a seeded choice")
     p.add_argument("--split_by", default=d.split_by, choices=SPLIT_BY,
                    help="identity: whole videos go to test/; track: the last part of every video does")
-    p.add_argument("--fps", type=float, default=None, help="resample the clips to this frame rate")
+    p.add_argument("--fps", type=finite_float, default=None, help="resample the clips to this frame rate")
     p.add_argument("--workers", type=int, default=d.workers, help="videos processed in parallel (processes)")
     p.add_argument("--face_backend", default=d.face_backend, help="faces backend (default auto)")
     p.add_argument("--crf", type=int, default=d.crf, help=f"H.264 quality of the clips (default {d.crf})")

@@ -49,6 +49,10 @@ def _main(argv=None) -> None:
     if args.num_videos is not None:
         overrides.append(f"reconstruction_params.num_videos={args.num_videos}")
     config = load_config(args.config, overrides)
+    if not (args.mode == "train" and args.checkpoint):  # a resumed run may go on in the checkpoint's folder
+        from engine.rundir import check_run_location
+
+        check_run_location(args.log_dir, args.run_dir)
     if args.mode == "train":
         from engine.train import train
 

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from cli_types import finite_float
 from errors import UserError, run_cli
 
 
@@ -28,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a stage option (dotted, below stages_params), repeatable")
     smoothing = p.add_mutually_exclusive_group()
-    smoothing.add_argument("--smoothing", type=float, default=None, metavar="STRENGTH",
+    smoothing.add_argument("--smoothing", type=finite_float, default=None, metavar="STRENGTH",
                            help="temporal smoothing strength in [0, 1] (default: the stage's own default)")
     smoothing.add_argument("--no-smoothing", dest="no_smoothing", action="store_true",
                            help="process every frame independently")
@@ -49,6 +50,8 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
     params: dict = {}
     if path is not None:
+        if os.path.isdir(path):
+            raise UserError(f"stages config {path} is a folder; pass a .yaml file")
         if not os.path.isfile(path):
             raise UserError(f"stages config not found: {path}; check the path")
         try:
@@ -82,6 +85,8 @@ def load_stage_params(path: str | None, overrides) -> dict:
 
 
 def run(args) -> int:
+    from engine.inference import resolve_device
+    from output_paths import check_output_file
     from stages.pipeline import apply_stages
     from video import VideoWriter, frame_times, iter_frames, probe, refuse_input_as_output
 
@@ -92,7 +97,12 @@ def run(args) -> int:
     if args.max_side is not None and args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
     refuse_input_as_output(args.output, {"--input": args.input}, "--output")
+    check_output_file(args.output, "--output")
+    resolve_device(args.device)  # an unknown name or a missing GPU: one line before any work
     info = probe(args.input)
+    if args.start >= info.num_frames:
+        raise UserError(f"--start {args.start} is past the last frame of {args.input} ({info.num_frames} frames, "
+                        f"0..{info.num_frames - 1}); pass a smaller --start")
     size = None
     if args.max_side is not None and max(info.width, info.height) > args.max_side:
         scale = args.max_side / max(info.width, info.height)
@@ -102,13 +112,18 @@ def run(args) -> int:
     smoothing = False if args.no_smoothing else (True if args.smoothing is None else args.smoothing)
     report = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     frames = iter_frames(args.input, args.start, stop, size=size)
-    out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
-                       flow=args.flow or "auto", report=report)
     audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
     times = frame_times(args.input)[args.start:stop]  # the input's timing, also at a variable frame rate
-    with VideoWriter(args.output, info.fps, audio_from=audio, timestamps=times if len(times) else None) as writer:
+    writer = VideoWriter(args.output, info.fps, audio_from=audio, flag="--output",
+                         timestamps=times if len(times) else None)  # checked before any work
+    out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
+                       flow=args.flow or "auto", report=report)
+    with writer:
         for frame in out:
             writer.write(frame)
+        if writer.num_frames == 0:
+            raise UserError(f"no frames could be read from {args.input} from frame {args.start} on; "
+                            "pass another --input or a smaller --start")
     print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {args.output}")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli_types import finite_float
 from errors import run_cli
 
 
@@ -27,12 +28,12 @@ def parse_args(argv=None):
     p.add_argument("--width", type=int, default=32, help="TransformerNet base width (32 = the published size)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--iterations", type=int, default=2000)
-    p.add_argument("--minutes", type=float, default=None,
+    p.add_argument("--minutes", type=finite_float, default=None,
                    help="stop (and save) this many minutes after the start, data loading included")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=5.0)
-    p.add_argument("--tv-weight", type=float, default=1.0)
+    p.add_argument("--lr", type=finite_float, default=1e-3)
+    p.add_argument("--content-weight", type=finite_float, default=1.0)
+    p.add_argument("--style-weight", type=finite_float, default=5.0)
+    p.add_argument("--tv-weight", type=finite_float, default=1.0)
     p.add_argument("--identity-steps", type=int, default=0,
                    help="first train the net this many steps to copy its input (cheap; keeps content from the start)")
     p.add_argument("--seed", type=int, default=0)

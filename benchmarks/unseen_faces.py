@@ -119,9 +119,7 @@ def correlations(driving: np.ndarray, result: np.ndarray) -> tuple[list[float], 
 
 def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Path) -> dict:
     photo = load_image(photo_path)
-    face = backend.largest(to_uint8(photo))
-    if face is None:
-        raise SystemExit(f"no face found in {photo_path}; the benchmark needs photos with a face")
+    face = photo_face(photo, backend)
     common = ["--source", photo_path, "--output_mode", mode, "--device", "cpu", *args.demo_flag]
     if args.checkpoint:
         common += ["--checkpoint", args.checkpoint]
@@ -141,6 +139,14 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
                 mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds)
 
 
+def photo_face(photo: np.ndarray, backend):
+    """The photo's largest face as demo.py finds it: HOG, then dlib's CNN detector when HOG finds none."""
+    face = backend.largest(to_uint8(photo))
+    if face is None:
+        face = get_backend("auto", landmarks=False, detector="hog+cnn").largest(to_uint8(photo))
+    return face
+
+
 def static_source(photo_path: str, backend, tmp: Path) -> tuple[float, float]:
     """(identity distance, face-box PSNR) of the photo written as a one-frame video and read back."""
     photo = load_image(photo_path)
@@ -148,7 +154,7 @@ def static_source(photo_path: str, backend, tmp: Path) -> tuple[float, float]:
     with VideoWriter(path, fps=25) as writer:
         writer.write(photo)
     frame = next(iter_frames(path)).astype(np.float32) / 255
-    box = backend.largest(to_uint8(photo)).box
+    box = photo_face(photo, backend).box
     floor = psnr(face_region(at_photo_size(frame, photo.shape), box), face_region(photo, box))
     return identity_distance(path, backend.embedding(to_uint8(photo)), backend), floor
 
@@ -174,9 +180,10 @@ def main(argv=None) -> int:
     for mode in modes:
         if mode not in MODES:
             p.error(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    for photo in args.photos:
-        load_image(photo)  # a bad photo stops here, with its one-line error, before any row is printed
     backend = get_backend("auto", landmarks=True)
+    for photo in args.photos:  # a bad or faceless photo stops here, with one line, before any row is printed
+        if photo_face(load_image(photo), backend) is None:
+            raise SystemExit(f"no face found in {photo}; the benchmark needs photos with a face")
     print(f"faces: {backend.describe()}")
     driving_signals = signals(args.driving, backend)
     print(f"driving: {args.driving}, {len(driving_signals)} frames; mouth-opening std "

@@ -85,6 +85,8 @@ def dataset_videos(root: str) -> list[str]:
     from datasets.frames import video_names  # not at the top: datasets.frames imports this module
 
     root = str(root)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise UserError(f"{root} is a file, not a dataset folder; pass the --output of an earlier preprocess.py run")
     if not os.path.isdir(root):
         raise UserError(f"dataset folder {root} does not exist; pass the --output of an earlier preprocess.py run")
     splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))] or [root]

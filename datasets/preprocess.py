@@ -52,10 +52,11 @@ from tqdm import tqdm
 import video
 from datasets.frames import split_names
 from datasets.synthetic import synthetic_frames
-from errors import UserError
+from errors import UserError, signals_deferred
 from faces import get_backend
 from faces.base import Box
 from faces.crop import crop_resize, expand_box, iou
+from output_paths import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -422,8 +423,15 @@ def holdout_boundary(spans: Sequence[Span], test_fraction: float, min_frames: in
 def plan_clips(scans: Sequence[VideoScan], options: PreprocessOptions) -> list[Clip]:
     """Name every kept track and give it a split (see the module docstring); UserError when none is kept."""
     found = [s for s in scans if s.spans]
+    unreadable = [s for s in scans if s.error]
+    if not found and unreadable and len(unreadable) == len(scans):  # the real cause, not "no face tracks"
+        first = unreadable[0].error
+        raise UserError(first if len(scans) == 1 else
+                        f"none of the {len(scans)} videos could be read; the first: {first}")
     if not found:
         where = ", ".join(s.path for s in scans[:3]) + (", ..." if len(scans) > 3 else "")
+        if unreadable:
+            where += f" ({len(unreadable)} of the {len(scans)} could not be read: {unreadable[0].error})"
         raise UserError(f"no face tracks of at least {options.min_frames} frames found in {where}; "
                         "lower --min_frames or check the videos")
     split_by = options.split_by
@@ -645,12 +653,10 @@ def find_videos(inputs: Sequence[str]) -> list[str]:
 
 
 def _check_output(output: str, overwrite: bool) -> None:
-    if os.path.exists(output):
-        if not os.path.isdir(output):
-            raise UserError(f"output {output} exists and is not a folder; choose another --output")
-        if not overwrite:
-            raise UserError(f"output folder {output} already exists; pass --overwrite to replace it or choose "
-                            "another --output")
+    check_output_folder(output, "--output")  # not a file, and a folder on the way that can be written
+    if os.path.exists(output) and not overwrite:
+        raise UserError(f"output folder {output} already exists; pass --overwrite to replace it or choose "
+                        "another --output")
 
 
 def _run_all(pool: ProcessPoolExecutor | None, function, jobs: list[tuple], what: str) -> list:
@@ -708,6 +714,8 @@ def write_table(clips: Sequence[Clip], path: str) -> None:
 def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) -> tuple[list[Clip], list]:
     """Pass 1 over every video, the skips logged, then the clips planned."""
     scans = _run_all(pool, scan_video, [(v, options, detect) for v in videos], "scan")
+    if all(scan.error for scan in scans):
+        plan_clips(scans, options)  # raises with the first video's cause, once, instead of a skip line each
     skipped = []
     for scan in scans:
         if scan.error:
@@ -749,8 +757,10 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
             clips, skipped = clips + photo_clips, skipped + photo_skipped
         parent = os.path.dirname(os.path.abspath(output))
         os.makedirs(parent, exist_ok=True)
-        temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
+        temp = None
         try:
+            with signals_deferred():  # created and recorded in temp before a signal can stop us
+                temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
             for split in ("train", "test"):
                 os.makedirs(os.path.join(temp, split))
             by_source: dict[str, list[Clip]] = {}
@@ -766,7 +776,8 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
             _check_output(output, overwrite)
             _replace_folder(temp, output)
         except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+            if temp is not None:
+                shutil.rmtree(temp, ignore_errors=True)
             raise
     finally:
         if pool is not None:
@@ -785,15 +796,17 @@ def _umask() -> int:
 
 def _replace_folder(new: str, target: str) -> None:
     """Rename `new` onto `target`; an existing target is moved aside first and deleted after."""
-    if not os.path.exists(target):
-        os.rename(new, target)
-        return
-    old = tempfile.mkdtemp(prefix=os.path.basename(target) + ".old-", dir=os.path.dirname(os.path.abspath(target)))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
+    with signals_deferred():  # a signal never falls between the renames: one folder or the other is there
+        if not os.path.exists(target):
+            os.rename(new, target)
+            return
+        old = tempfile.mkdtemp(prefix=os.path.basename(target) + ".old-",
+                               dir=os.path.dirname(os.path.abspath(target)))
+        os.rmdir(old)
+        os.rename(target, old)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
     shutil.rmtree(old, ignore_errors=True)

@@ -395,3 +395,19 @@ def source_face_box(image, backend, scale: float = 1.8, name: str = "the source 
             rank = "the largest" if index == 0 else f"number {index} by size (0 = largest)"
             report(f"source face: {len(faces)} found; animating {rank}, {where} (--face N picks another)")
     return expand_box(face.box, scale, np.shape(image))
+
+
+def small_source_warning(shape, box, model_side: int, name: str = "the source image") -> str | None:
+    """A one-line warning when the photo (or, with a crop `box`, the face crop) is smaller than the model's
+    input, so that it is upscaled and the animation comes out blurry; None when it is large enough.
+
+    Small sources are warned about, not refused: the network resizes any input to its frame size, so the
+    result is a valid animation, and a thumbnail may be all a user has; they should know its cost.
+    """
+    height, width = shape[:2]
+    side = min(height, width) if box is None else min(box[2] - box[0], box[3] - box[1])
+    if side >= model_side:
+        return None
+    what = f"{name} ({width}x{height})" if box is None else f"the face crop of {name} ({side:.0f} pixels)"
+    return (f"{what} is smaller than the model's {model_side}-pixel input and is upscaled "
+            f"{model_side / max(side, 1):.1f}x, so the result will be blurry; pass a larger photo for a sharp one")

@@ -19,13 +19,19 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 def read_checkpoint(path) -> dict:
     """The checkpoint dict on the CPU. Accepts the original FOMM .pth.tar and ours (a superset of it)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
+                        f"{path / 'last-checkpoint.pth.tar'})")
     if not path.is_file():
         raise UserError(f"checkpoint {path} not found; pass an existing --checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read checkpoint {path}: {first}; is it a complete torch checkpoint file?") from exc
+        if path.stat().st_size == 0:
+            first = "the file is empty (0 bytes)"
+        raise UserError(f"cannot read checkpoint {path}: {first}; pass a complete torch checkpoint file "
+                        "(a download or a save may have been cut short)") from exc
     if not isinstance(state, dict) or not any(k in state for k in NETWORKS):
         keys = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
         raise UserError(f"{path} is not a FOMM checkpoint: expected keys {', '.join(NETWORKS)}, found {keys}")

@@ -1,6 +1,7 @@
 """YAML run configs: load, apply dotted overrides, validate against one schema table, fill defaults, dump."""
 import copy
 import difflib
+import math
 import re
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from atomic import atomic_write_text
 from errors import UserError
 
 # ---------------------------------------------------------------------------------------------------
-# The schema: one nested table. Every entry is  key: (spec, required, default[, choices])  where spec is
+# The schema: one nested table. Every entry is  key: (spec, required, default[, choices or Range])  where
+# a Range bounds the number (or every number of a list), and NaN or infinity is refused everywhere; spec is
 #   int | float | bool | str | dict   a plain type; float accepts int, no numeric type accepts bool,
 #                                     `dict` is a free-form mapping whose content is not checked
 #   [T]                               a list whose items all match T
@@ -23,101 +25,126 @@ from errors import UserError
 # Keys marked "ours" do not exist in the original FOMM configs.
 # ---------------------------------------------------------------------------------------------------
 
+class Range:
+    """The bounds of a number (or of every number in a list) in a schema entry: Range(1) is ">= 1",
+    Range(0, 1, high_open=True) is "in [0, 1)", Range(0, low_open=True) is "> 0"."""
+
+    def __init__(self, low=None, high=None, low_open=False, high_open=False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def holds(self, x) -> bool:
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return self.high is None or (x < self.high if self.high_open else x <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high}"
+        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Range(1)  # counts and sizes
+NON_NEGATIVE = Range(0)  # weights, rates, counts that may be 0
+FRACTION = Range(0, 1, low_open=True)  # scale factors
+
 _FLIP = {
     "horizontal_flip": (bool, False, False),
     "time_flip": (bool, False, False),
 }
 # each: v (factors from [1 - v, 1 + v]; hue from [-v, v]) or a [low, high] pair (datasets.augmentation.ColorJitter)
 _JITTER = {
-    "brightness": ((float, [float]), False, 0),
-    "contrast": ((float, [float]), False, 0),
-    "saturation": ((float, [float]), False, 0),
+    "brightness": ((float, [float]), False, 0, NON_NEGATIVE),
+    "contrast": ((float, [float]), False, 0, NON_NEGATIVE),
+    "saturation": ((float, [float]), False, 0, NON_NEGATIVE),
     "hue": ((float, [float]), False, 0),
 }
 
 SCHEMA = {
     "dataset_params": ({
         "root_dir": (str, True, None),
-        "frame_shape": ([int], False, [256, 256, 3]),
+        "frame_shape": ([int], False, [256, 256, 3], POSITIVE),
         "id_sampling": (bool, False, False),
         "pairs_list": ((str, None), False, None),
         "augmentation_params": ({
             # each transform is off when its section is absent (null)
             "flip_param": (_FLIP, False, None),
             "rotation_param": ({"degrees": ((float, [float]), True, None)}, False, None),
-            "resize_param": ({"ratio": ([float], True, None)}, False, None),
-            "crop_param": ({"size": ([int], True, None)}, False, None),
+            "resize_param": ({"ratio": ([float], True, None, Range(0, low_open=True))}, False, None),
+            "crop_param": ({"size": ([int], True, None, POSITIVE)}, False, None),
             "jitter_param": (_JITTER, False, None),
         }, False, {}),
-        "test_fraction": (float, False, 0.1),  # ours: held-out share when root_dir has no train/ and test/
+        # ours: held-out share when root_dir has no train/ and test/
+        "test_fraction": (float, False, 0.1, Range(0, 1, high_open=True)),
         "split_seed": (int, False, 0),  # ours: seed of that split
     }, True, None),
     "model_params": ({
         "common_params": ({
-            "num_kp": (int, True, None),
-            "num_channels": (int, True, None),
+            "num_kp": (int, True, None, POSITIVE),
+            "num_channels": (int, True, None, POSITIVE),
             "estimate_jacobian": (bool, False, False),
             "align_corners": (bool, False, False),  # ours: grid_sample convention (False = torch >= 1.3)
         }, True, None),
         "kp_detector_params": ({
-            "temperature": (float, True, None),
-            "block_expansion": (int, True, None),
-            "max_features": (int, True, None),
-            "scale_factor": (float, False, 1),
-            "num_blocks": (int, True, None),
+            "temperature": (float, True, None, Range(0, low_open=True)),
+            "block_expansion": (int, True, None, POSITIVE),
+            "max_features": (int, True, None, POSITIVE),
+            "scale_factor": (float, False, 1, FRACTION),
+            "num_blocks": (int, True, None, POSITIVE),
             "single_jacobian_map": (bool, False, False),
-            "pad": (int, False, 0),
+            "pad": (int, False, 0, NON_NEGATIVE),
         }, True, None),
         "generator_params": ({
-            "block_expansion": (int, True, None),
-            "max_features": (int, True, None),
-            "num_down_blocks": (int, True, None),
-            "num_bottleneck_blocks": (int, True, None),
+            "block_expansion": (int, True, None, POSITIVE),
+            "max_features": (int, True, None, POSITIVE),
+            "num_down_blocks": (int, True, None, NON_NEGATIVE),
+            "num_bottleneck_blocks": (int, True, None, NON_NEGATIVE),
             "estimate_occlusion_map": (bool, False, False),
             "dense_motion_params": ({
-                "block_expansion": (int, True, None),
-                "max_features": (int, True, None),
-                "num_blocks": (int, True, None),
-                "scale_factor": (float, False, 1),
+                "block_expansion": (int, True, None, POSITIVE),
+                "max_features": (int, True, None, POSITIVE),
+                "num_blocks": (int, True, None, POSITIVE),
+                "scale_factor": (float, False, 1, FRACTION),
             }, True, None),
         }, True, None),
         "discriminator_params": ({
-            "scales": ([float], True, None),
-            "block_expansion": (int, True, None),
-            "max_features": (int, True, None),
-            "num_blocks": (int, True, None),
+            "scales": ([float], True, None, FRACTION),
+            "block_expansion": (int, True, None, POSITIVE),
+            "max_features": (int, True, None, POSITIVE),
+            "num_blocks": (int, True, None, POSITIVE),
             "sn": (bool, False, False),
             "use_kp": (bool, False, False),
         }, True, None),
     }, True, None),
     "train_params": ({
-        "num_epochs": (int, True, None),
-        "num_repeats": (int, False, 1),
-        "epoch_milestones": ([int], False, []),
-        "lr_generator": (float, True, None),
-        "lr_discriminator": (float, True, None),
-        "lr_kp_detector": (float, True, None),
-        "batch_size": (int, True, None),
-        "scales": ([float], True, None),
-        "checkpoint_freq": (int, False, 50),
+        "num_epochs": (int, True, None, POSITIVE),
+        "num_repeats": (int, False, 1, POSITIVE),
+        "epoch_milestones": ([int], False, [], POSITIVE),
+        "lr_generator": (float, True, None, NON_NEGATIVE),
+        "lr_discriminator": (float, True, None, NON_NEGATIVE),
+        "lr_kp_detector": (float, True, None, NON_NEGATIVE),
+        "batch_size": (int, True, None, POSITIVE),
+        "scales": ([float], True, None, FRACTION),
+        "checkpoint_freq": (int, False, 50, POSITIVE),
         "transform_params": ({
-            "sigma_affine": (float, True, None),
-            "sigma_tps": (float, True, None),
-            "points_tps": (int, True, None),
+            "sigma_affine": (float, True, None, NON_NEGATIVE),
+            "sigma_tps": (float, True, None, NON_NEGATIVE),
+            "points_tps": (int, True, None, POSITIVE),
         }, True, None),
         "loss_weights": ({
-            "generator_gan": (float, True, None),
-            "discriminator_gan": (float, True, None),
-            "feature_matching": ([float], True, None),
-            "perceptual": ([float], True, None),
-            "equivariance_value": (float, True, None),
-            "equivariance_jacobian": (float, True, None),
+            "generator_gan": (float, True, None, NON_NEGATIVE),
+            "discriminator_gan": (float, True, None, NON_NEGATIVE),
+            "feature_matching": ([float], True, None, NON_NEGATIVE),
+            "perceptual": ([float], True, None, NON_NEGATIVE),
+            "equivariance_value": (float, True, None, NON_NEGATIVE),
+            "equivariance_jacobian": (float, True, None, NON_NEGATIVE),
             # ours: pixel pyramid losses (an offline alternative or complement to the VGG perceptual loss)
-            "pixel_l1": (float, False, 0.0),  # L1 of the frames, summed over train_params.scales
-            "ssim": (float, False, 0.0),  # 1 - SSIM of the frames, summed over train_params.scales
+            "pixel_l1": (float, False, 0.0, NON_NEGATIVE),  # L1 of the frames, summed over train_params.scales
+            "ssim": (float, False, 0.0, NON_NEGATIVE),  # 1 - SSIM of the frames, summed over train_params.scales
             # L1 inside the driving frame's mouth region (landmark files: preprocess.py --landmarks),
             # per pixel of the region, summed over train_params.scales
-            "mouth": (float, False, 0.0),
+            "mouth": (float, False, 0.0, NON_NEGATIVE),
         }, True, None),
         # ours from here on
         "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", or a path to a .pth file
@@ -126,18 +153,18 @@ SCHEMA = {
         "mixed_precision": (str, False, "fp32", ("fp32", "bf16")),
         "nonfinite": (str, False, "stop", ("stop", "skip")),  # what to do on a NaN/inf loss
         "seed": (int, False, 0),
-        "num_workers": (int, False, 2),
-        "log_freq": (int, False, 50),  # steps between scalar logs
-        "image_freq": (int, False, 500),  # steps between logged images
-        "max_steps": ((int, None), False, None),  # stop after this many steps (smoke runs)
+        "num_workers": (int, False, 2, NON_NEGATIVE),
+        "log_freq": (int, False, 50, POSITIVE),  # steps between scalar logs
+        "image_freq": (int, False, 500, POSITIVE),  # steps between logged images
+        "max_steps": ((int, None), False, None, POSITIVE),  # stop after this many steps (smoke runs)
     }, True, None),
     "reconstruction_params": ({
-        "num_videos": ((int, None), False, None),  # null: every test video
+        "num_videos": ((int, None), False, None, POSITIVE),  # null: every test video
         "format": (str, False, ".mp4"),
         "relative": (bool, False, False),  # ours: drive with relative keypoint motion
     }, False, {}),
     "animate_params": ({
-        "num_pairs": (int, False, 50),
+        "num_pairs": (int, False, 50, POSITIVE),
         "format": (str, False, ".mp4"),
         # defaults follow what every original config sets, not the original function defaults
         "normalization_params": ({
@@ -147,7 +174,7 @@ SCHEMA = {
         }, False, {}),
     }, False, {}),
     "visualizer_params": ({
-        "kp_size": (int, False, 5),
+        "kp_size": (int, False, 5, POSITIVE),
         "draw_border": (bool, False, True),
         "colormap": (str, False, "gist_rainbow"),
     }, False, {}),
@@ -203,6 +230,8 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 
 
 def _read_yaml(path: Path):
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a config file; pass a .yaml file, e.g. config/vox-256.yaml")
     if not path.is_file():
         raise UserError(f"{path}: config file not found; pass an existing .yaml, e.g. config/vox-256.yaml")
     try:
@@ -322,7 +351,16 @@ def _check_section(table: dict, value: dict, prefix: str, ctx: _Context) -> dict
             continue
         if not _matches(spec, item):
             ctx.fail(dotted, f"'{dotted}' must be {_describe(spec)}, got {_show(item)}")
-        if len(entry) > 3 and item not in entry[3]:
+        numbers = [v for v in (item if isinstance(item, list) else [item])
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if any(not math.isfinite(v) for v in numbers):
+            ctx.fail(dotted, f"'{dotted}' must be a finite number, got {_show(item)}")
+        if len(entry) > 3 and isinstance(entry[3], Range):
+            bad = [v for v in numbers if not entry[3].holds(v)]
+            if bad:
+                what = "every value of " if isinstance(item, list) else ""
+                ctx.fail(dotted, f"{what}'{dotted}' must be {entry[3]}, got {_show(item)}")
+        elif len(entry) > 3 and item not in entry[3]:
             choices = ", ".join(f"'{c}'" for c in entry[3])
             ctx.fail(dotted, f"'{dotted}' must be one of {choices}, got {_show(item)}")
         out[key] = copy.deepcopy(item)

@@ -33,6 +33,9 @@ def setup(device_name="auto") -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_name in (None, "auto"):
         device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    from engine.inference import resolve_device
+
+    resolve_device(device_name)  # an unknown name or a missing GPU: one clear line
     if device_name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise UserError("--device cuda asked for, but torch sees no CUDA GPU here; use --device cpu")

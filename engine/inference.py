@@ -17,13 +17,26 @@ class LoadedModel:
     checkpoint: str
 
 
+DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
+
+
 def resolve_device(name="auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu; an unavailable cuda request is a clear error."""
+    """'auto' -> cuda when available, else cpu; an unknown name or an unavailable GPU is a clear error."""
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"unknown --device {name!r}; use {DEVICE_NAMES}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unsupported --device {name!r}; use {DEVICE_NAMES}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA GPU here; use --device cpu")
+        raise UserError(f"--device {name} asked for, but torch sees no CUDA GPU here; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA GPUs (cuda:0.."
+                        f"cuda:{torch.cuda.device_count() - 1}); pass another index")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"--device {name} asked for, but torch sees no Apple GPU here; use --device cpu")
     return device
 
 

@@ -3,10 +3,12 @@ import re
 from pathlib import Path
 
 from engine.config import dump_config
+from output_paths import check_output_folder
 
 
 def next_run_dir(log_dir, kind, config_path) -> Path:
     """log_dir/<NNNNN>-<kind>-<config stem>: one more than the highest number there; no spaces."""
+    check_output_folder(log_dir, "--log_dir")
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     numbers = [int(m.group(1)) for p in log_dir.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
@@ -17,6 +19,15 @@ def next_run_dir(log_dir, kind, config_path) -> Path:
 def prepare_run_dir(run_dir, config) -> Path:
     """Create `run_dir` exactly as named (spaces kept: config and checkpoints share one folder) with config.yaml."""
     run_dir = Path(run_dir)
+    check_output_folder(run_dir, "--run_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(config, run_dir / "config.yaml")
     return run_dir
+
+
+def check_run_location(log_dir, run_dir=None) -> None:
+    """Before any work: UserError unless the run directory (run_dir, or a new one under log_dir) can be made."""
+    if run_dir is not None:
+        check_output_folder(run_dir, "--run_dir")
+    else:
+        check_output_folder(log_dir, "--log_dir")

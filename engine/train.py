@@ -22,7 +22,7 @@ from engine.perceptual import build_vgg
 from engine.rundir import next_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
 from engine.train_log import TrainLog, mean_losses
-from errors import UserError
+from errors import STOP_SIGNALS, UserError
 from modules.model import DiscriminatorFullModel, GeneratorFullModel
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ NAMES = ("generator", "discriminator", "kp_detector")
 
 
 class StopTraining(Exception):
-    """Raised at a step boundary after SIGTERM or Ctrl-C, so that the exit checkpoint is written."""
+    """Raised at a step boundary after SIGTERM, SIGHUP or Ctrl-C, so that the exit checkpoint is written."""
 
 
 def _rng_state():
@@ -306,7 +306,7 @@ def _train(config, args, info):
             raise KeyboardInterrupt
         stop["requested"] = True
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}  # + SIGTERM, SIGHUP
     bar = tqdm(total=total, initial=start_step, disable=not info.is_main, dynamic_ncols=True, file=sys.stdout)
     saved_at = start_step
     try:

@@ -129,8 +129,10 @@ def _weights_file(name: str, weights, published_file: Path | None, expected: str
 def _read_state(path: Path, name: str) -> dict:
     try:
         state = load_state_dict_file(path)
-    except Exception as e:  # a truncated download, a pickle of something else, ...
-        raise UserError(f"cannot read {name} weights {path}: {type(e).__name__}: {str(e).splitlines()[0][:120]}; "
+    except Exception as e:  # a truncated download, a pickle of something else, an empty file, ...
+        why = "the file is empty (0 bytes)" if path.is_file() and path.stat().st_size == 0 else \
+            f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}"
+        raise UserError(f"cannot read {name} weights {path}: {why}; "
                         "delete the file or replace it with the torchvision release") from e
     if not isinstance(state, dict):
         raise UserError(f"{path} holds no state_dict; pass a torchvision {name} weights file")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from errors import UserError
 from modules.pretrained import torchvision_weights_file
+from output_paths import check_output_file
 from stages.backbones import VGG_WEIGHTS, load_vgg_features
 from stages.style import gram_matrix, total_variation
 from stages.style_net import TransformerNet, save_transformer
@@ -158,6 +159,24 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
+def _check_numbers(o: StyleTrainOptions) -> None:
+    """UserError naming the first option out of its range (before any work)."""
+    for flag, value, low in (("--size", o.size, 16), ("--iterations", o.iterations, 1), ("--width", o.width, 1),
+                             ("--batch-size", o.batch_size, 1), ("--frames-per-video", o.frames_per_video, 1),
+                             ("--identity-steps", o.identity_steps, 0), ("--log-every", o.log_every, 1),
+                             ("--threads", o.threads, 0)):
+        if value < low:
+            raise UserError(f"{flag} must be at least {low}, got {value}")
+    if o.style_size is not None and o.style_size < 16:
+        raise UserError(f"--style-size must be at least 16, got {o.style_size}")
+    if o.minutes is not None and o.minutes <= 0:
+        raise UserError(f"--minutes must be more than 0, got {o.minutes}")
+    for flag, value in (("--lr", o.lr), ("--content-weight", o.content_weight), ("--style-weight", o.style_weight),
+                        ("--tv-weight", o.tv_weight)):
+        if value < 0:
+            raise UserError(f"{flag} must be 0 or more, got {value}")
+
+
 def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] = _print) -> Path:
     """Train a TransformerNet on options.style and options.content, save it to options.out; the saved path.
 
@@ -166,6 +185,8 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
     o = options
     if not str(o.out).endswith(".pth"):
         raise UserError(f"--out {o.out}: the model file must end in .pth")
+    check_output_file(o.out, "--out", inputs=[o.style, *o.content], make_folder=True)  # save makes the folder
+    _check_numbers(o)
     t0 = time.time()
     deadline = t0 + o.minutes * 60 if o.minutes is not None else float("inf")
     torch.manual_seed(o.seed)

@@ -1,13 +1,16 @@
 """Still image file I/O: load any common format as float RGB in [0, 1], save atomically, convert dtypes."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from errors import UserError
+from errors import UserError, signals_deferred
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _FORMATS_HINT = "pass a .jpg/.png/.bmp/.tiff/.webp file"
@@ -28,6 +31,20 @@ def reserve_temp_path(path: str | os.PathLike) -> str:
             return tmp
         except FileExistsError:
             continue
+
+
+def unreadable_file_reason(path: str) -> str | None:
+    """Why a media file cannot be decoded, when that shows in its first bytes: empty, or text; else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return err.strerror or "it cannot be opened"
+    if not head:
+        return "the file is empty (0 bytes)"
+    if b"\0" not in head and sum(32 <= b < 127 or b in b"\t\n\r" for b in head) > 0.9 * len(head):
+        return "it is a text file"
+    return None
 
 
 def to_uint8(frame) -> np.ndarray:
@@ -124,16 +141,21 @@ def _pillow_float(im: Image.Image) -> np.ndarray:
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Image file -> float32 HxWx3 RGB in [0, 1]: EXIF orientation applied, alpha composited over white."""
     p = os.fspath(path)
+    if os.path.isdir(p):
+        raise UserError(f"cannot read image {p}: it is a folder, not a file; {_FORMATS_HINT}")
     if not os.path.isfile(p):
         raise UserError(f"image file not found: {p}; check the path")
     try:
         with Image.open(p) as im:
             deep = _deep_color(im)  # before getexif(): reading EXIF may decode and drop the tile list
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # an animated GIF/PNG/WebP: say which frame is used, in one line
+                log.warning("warning: image %s is animated (%d frames); using its first frame", p, frames)
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
             a = to_float(_read_deep_color(p)) if deep else _pillow_float(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise UserError(f"cannot read image {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
-                        f"{_FORMATS_HINT}") from None
+        reason = unreadable_file_reason(p) or (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise UserError(f"cannot read image {p}: {reason}; {_FORMATS_HINT}") from None
     channels = a.shape[2]
     if channels in (2, 4):
         a = _composite_over_white(a[..., :-1], a[..., -1:])
@@ -162,12 +184,14 @@ def save_image(path: str | os.PathLike, image) -> None:
     if fmt == "JPEG" and a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    tmp = reserve_temp_path(p)
+    tmp = None
     try:
+        with signals_deferred():  # created and recorded in tmp before a signal can stop us
+            tmp = reserve_temp_path(p)
         with open(tmp, "wb") as f:
             Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)
         os.replace(tmp, p)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
         raise

@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from errors import UserError
+from video.image import unreadable_file_reason
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,19 @@ _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
 _DURATION_RE = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 
+def _unreadable_reason(path: str, text: str, has_audio: bool) -> str:
+    """Why ffmpeg found no video stream, in words: empty, text, truncated, audio only, or ffmpeg's own."""
+    reason = unreadable_file_reason(path)
+    if reason is not None:
+        return reason + (", not a video" if reason.endswith("text file") else "")
+    if "moov atom not found" in text:
+        return "the file is truncated or damaged (its index, the moov atom, is missing)"
+    if "Input #0" in text:
+        return "it holds only audio, no video stream" if has_audio else "no video stream found"
+    opened = re.search(r"Error opening input: (.*)", text)
+    return opened.group(1).strip() if opened else _last_error_line(text)
+
+
 def _parse_header(path: str, text: str) -> _Header:
     """Read the first real video stream (no cover art) and whether an audio stream exists."""
     video_line = None
@@ -150,10 +164,7 @@ def _parse_header(path: str, text: str) -> _Header:
         elif line.startswith(("Output", "Input #1")):
             in_video = False
     if video_line is None:
-        opened = re.search(r"Error opening input: (.*)", text)
-        reason = opened.group(1).strip() if opened else \
-            "no video stream found" if "Input #0" in text else _last_error_line(text)
-        raise UserError(f"cannot read video {path}: {reason}; {_FORMATS_HINT}")
+        raise UserError(f"cannot read video {path}: {_unreadable_reason(path, text, has_audio)}; {_FORMATS_HINT}")
     size = _SIZE_RE.search(video_line)
     if size is None:
         raise UserError(f"cannot read video {path}: its video stream has no frame size; {_FORMATS_HINT}")

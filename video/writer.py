@@ -10,7 +10,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from errors import UserError
+from errors import UserError, signals_deferred
+from output_paths import check_output_file
 from video.audio import mux_audio
 from video.image import reserve_temp_path, to_uint8
 from video.reader import VIDEO_EXTENSIONS, _passthrough_args, ffmpeg_exe, ffmpeg_url, has_audio
@@ -87,12 +88,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 crf: int = 18, codec: str = "libx264", timestamps=None):
+                 crf: int = 18, codec: str = "libx264", timestamps=None, flag: str = "output path"):
+        """`flag` names the option that gave `path` in error messages (e.g. --result_video)."""
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise UserError(f"output folder {folder} does not exist; create it or choose another "
-                            "--result_video")
+        check_output_file(self.path, flag, inputs=[audio_from])
         self.ext = os.path.splitext(self.path)[1].lower()
         if self.ext not in VIDEO_EXTENSIONS:
             raise UserError(f"cannot write video {self.path}: unknown extension {self.ext!r}; use one of "
@@ -158,16 +158,17 @@ class VideoWriter:
             out_args = _codec_args(self.codec, self.crf)
             if self.ext in (".mp4", ".mov"):
                 out_args += ["-movflags", "+faststart"]
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width + self._pad[1]}x{height + self._pad[0]}",
-               "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
-               # passthrough: every frame given is written once (ffmpeg's default constant-rate mode drops
-               # or repeats frames when the rate does not fit the container's time base, e.g. 27.46 fps)
-               "-map", "0:v:0", *_passthrough_args(), *out_args, ffmpeg_url(self._temp_path())]
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=self._stderr)
+        with signals_deferred():  # the temp file and the ffmpeg writing it are both recorded before a signal
+            cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24",
+                   "-s", f"{width + self._pad[1]}x{height + self._pad[0]}",
+                   "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
+                   # passthrough: every frame given is written once (ffmpeg's default constant-rate mode drops
+                   # or repeats frames when the rate does not fit the container's time base, e.g. 27.46 fps)
+                   "-map", "0:v:0", *_passthrough_args(), *out_args, ffmpeg_url(self._temp_path())]
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=self._stderr)
 
     def _ffmpeg_reason(self) -> str:
         if self._stderr is None:
@@ -235,8 +236,9 @@ class VideoWriter:
                                 "codec or another file name")
             result = self._temps[0]
             if self.audio_from is not None and self.ext != ".gif" and has_audio(self.audio_from):
-                muxed = self._temp_path()
-                mux_audio(result, self.audio_from, muxed, duration=float(self.num_frames / self.fps))
+                with signals_deferred():  # a short stream copy; no ffmpeg may outlive its temp file
+                    muxed = self._temp_path()
+                    mux_audio(result, self.audio_from, muxed, duration=float(self.num_frames / self.fps))
                 result = muxed
             os.replace(result, self.path)
             self._temps.remove(result)

@@ -113,7 +113,7 @@ def test_not_a_video_is_a_user_error(tmp_path):
     bogus.write_text("this is not a video\n")
     with pytest.raises(UserError) as excinfo:
         probe(bogus)
-    _one_line_user_error(excinfo, str(bogus), "Invalid data", ".mp4")
+    _one_line_user_error(excinfo, str(bogus), "text file", ".mp4")
     with pytest.raises(UserError):
         next(iter_frames(bogus))
 

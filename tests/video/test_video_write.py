@@ -115,7 +115,9 @@ def test_abort_and_empty_close(tmp_path, wolfgang_frames):
 
 def test_missing_output_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist; create it or choose another --result_video"):
-        VideoWriter(tmp_path / "no" / "such" / "out.mp4", fps=25)
+        VideoWriter(tmp_path / "no" / "such" / "out.mp4", fps=25, flag="--result_video")
+    with pytest.raises(UserError, match="does not exist; create it or choose another output path"):
+        VideoWriter(tmp_path / "no" / "such" / "out.mp4", fps=25)  # no flag: a CLI-neutral name
     with pytest.raises(UserError, match="unknown extension"):
         VideoWriter(tmp_path / "out.txt", fps=25)
     with pytest.raises(UserError, match="fps"):
