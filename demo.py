@@ -180,8 +180,8 @@ class Demo:
         else:
             self.out_size = (args.size or self.model_w, args.size or self.model_h)
         # fullres keeps the photo's own pixels: only a crop far below the model's input (a thumbnail) matters
-        small = small_source_warning(self.source_image.shape, self.source_box,
-                                     self.model_h // 4 if self.fullres else self.model_h, self.source_path)
+        small = small_source_warning(self.source_image.shape, self.source_box, self.model_h, self.source_path,
+                                     below=self.model_h // 4 if self.fullres else None)
         if small:
             print(f"warning: {small}", file=sys.stderr)
         what = "the face crop, pasted back into the photo" if self.crop else "the whole frame"

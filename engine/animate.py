@@ -397,7 +397,8 @@ def source_face_box(image, backend, scale: float = 1.8, name: str = "the source 
     return expand_box(face.box, scale, np.shape(image))
 
 
-def small_source_warning(shape, box, model_side: int, name: str = "the source image") -> str | None:
+def small_source_warning(shape, box, model_side: int, name: str = "the source image",
+                         below: int | None = None) -> str | None:
     """A one-line warning when the photo (or, with a crop `box`, the face crop) is smaller than the model's
     input, so that it is upscaled and the animation comes out blurry; None when it is large enough.
 
@@ -406,7 +407,7 @@ def small_source_warning(shape, box, model_side: int, name: str = "the source im
     """
     height, width = shape[:2]
     side = min(height, width) if box is None else min(box[2] - box[0], box[3] - box[1])
-    if side >= model_side:
+    if side >= (model_side if below is None else below):  # below: a smaller size that still counts as enough
         return None
     what = f"{name} ({width}x{height})" if box is None else f"the face crop of {name} ({side:.0f} pixels)"
     return (f"{what} is smaller than the model's {model_side}-pixel input and is upscaled "
