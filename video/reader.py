@@ -47,6 +47,7 @@ class _Header:
     fps: float
     has_audio: bool
     audio_codec: str | None
+    duration: float | None = None  # the container's stated length in seconds (not a frame count)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ _STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (.*)$")
 _SIZE_RE = re.compile(r"[ ,](\d{1,5})x(\d{1,5})(?=[ ,\[]|$)")
 _FPS_RE = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
+_DURATION_RE = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
 
 
 def _parse_header(path: str, text: str) -> _Header:
@@ -161,7 +163,9 @@ def _parse_header(path: str, text: str) -> _Header:
             width, height = height, width
     rate = _FPS_RE.search(video_line)  # "fps" (the average rate) comes before "tbr"
     fps = float(rate.group(1)) * (1000 if rate.group(2) else 1) if rate else 0.0
-    return _Header(width, height, fps, has_audio, audio_codec)
+    stated = _DURATION_RE.search(text)
+    duration = int(stated.group(1)) * 3600 + int(stated.group(2)) * 60 + float(stated.group(3)) if stated else None
+    return _Header(width, height, fps, has_audio, audio_codec, duration)
 
 
 def _header(path: str) -> _Header:
@@ -180,6 +184,14 @@ def _header(path: str) -> _Header:
 def has_audio(path: str | os.PathLike) -> bool:
     """Whether ffmpeg lists an audio stream in the file (cheap: reads the header only)."""
     return _header(os.fspath(path)).has_audio
+
+
+def stated_duration(path: str | os.PathLike) -> float | None:
+    """The length in seconds that the container states (cheap: header only, nothing decoded), or None.
+
+    A quick bound for refusing long uploads before probe() decodes every frame; probe() is exact.
+    """
+    return _header(os.fspath(path)).duration
 
 
 def audio_codec(path: str | os.PathLike) -> str | None:
