@@ -98,7 +98,7 @@ def stylize_argv(source: str, result: str, stages: StageOptions, *, max_side: in
 def check_upload_size(path: str, limits: Limits, what: str) -> None:
     size = os.path.getsize(path)
     if size > limits.max_upload_mb * 1e6:
-        raise UserError(f"{what} {os.path.basename(path)} is {size / 1e6:.0f} MB; the app takes at most "
+        raise UserError(f"{what} {os.path.basename(path)} is {size / 1e6:.3g} MB; the app takes at most "
                         f"{limits.max_upload_mb:g} MB (start it with --max_upload_mb N to allow more)")
 
 

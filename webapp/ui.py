@@ -1,4 +1,4 @@
-"""The web app's page: Gradio Blocks with an "Animate a photo" tab (demo.py) and a "Stylize a video" tab (stylize.py)."""
+"""The web app's page: Gradio Blocks with an "Animate a photo" tab (demo.py) and a "Stylize a video" tab (stylize)."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 # System fonts only: Gradio's default theme fetches its fonts from the internet, and the app must not.
 THEME = gr.themes.Default(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                           font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"])
+TRACK_TQDM = gr.Progress(track_tqdm=True)  # as a default argument: Gradio follows the tqdm bars of the job
 JOB_GROUP = "job"  # animation and stylizing share one queue slot: one job at a time
 
 
@@ -65,14 +66,14 @@ def build(jobs: Jobs) -> gr.Blocks:
     limits = jobs.limits
 
     def animate(photo, driving, crop, best, motion, names, style, dream, smoothing, size, bf16, visualize,
-                progress=gr.Progress(track_tqdm=True)):
+                progress=TRACK_TQDM):
         _show_speed(progress)
         options = AnimateOptions(crop=crop, find_best_frame=best, relative=motion == "relative",
                                  stages=_stages(names, style, dream, smoothing), size=size, bf16=bf16,
                                  visualize=visualize)
         return _run(jobs.animate, photo, driving, options)
 
-    def stylize(video, names, style, dream, smoothing, max_side, progress=gr.Progress(track_tqdm=True)):
+    def stylize(video, names, style, dream, smoothing, max_side, progress=TRACK_TQDM):
         return _run(jobs.stylize, video, _stages(names, style, dream, smoothing), int(max_side or 0) or None)
 
     def preview(photo):
