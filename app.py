@@ -74,6 +74,7 @@ def run(args) -> None:
     try:
         os.environ.update(OFFLINE_ENV)
         os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")  # uploads and Gradio's result copies: ours to remove
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "torchinductor"))  # torch makes it on import
         import gradio as gr  # noqa: F401  (after the environment above)
 
         from webapp import ui

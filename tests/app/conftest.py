@@ -18,6 +18,8 @@ def uploads(tmp_path_factory, media_dir):
     folder = tmp_path_factory.mktemp("app_uploads")
     ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 1, "-c:v", "libx264", "-c:a", "aac",
            folder / "wolfgang.mp4")  # 1 s (24 frames at 23.976 fps) with its AAC audio
+    ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 2, "-c:v", "libx264", "-c:a", "aac",
+           folder / "wolfgang2.mp4")  # 2 s (48 frames): long enough to watch the progress bar
     ffmpeg("-ss", 10, "-i", folder / "wolfgang.mp4", "-an", "-c", "copy", folder / "no_frames.mp4")
     ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=16x16:r=1:d=600", "-c:v", "libx264", folder / "ten_minutes.mp4")
     (folder / "not_an_image.jpg").write_text("hello")
