@@ -100,9 +100,9 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     requests = []
     page = browser.new_page()
     page.on("request", lambda r: requests.append(r.url))
-    page.add_init_script(WATCH_PROGRESS)
     page.goto(url)
     page.locator("#animate").wait_for(timeout=30_000)
+    page.evaluate(WATCH_PROGRESS)
 
     upload(page, "photo", media_dir / "audrey.jpg")
     upload(page, "driving", uploads / "wolfgang2.mp4")
@@ -125,7 +125,8 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     photo = load_image(media_dir / "audrey.jpg")
     assert (info.height, info.width) == photo.shape[:2]  # crop and paste-back (the page's default)
     progress = page.evaluate("window.progressTexts")
-    assert any(re.search(r"animating.*\d+(\.\d+)? frames/s", t) for t in progress), progress
+    assert any(re.search(r"^animating \d+\.\d frames/s", t) for t in progress), progress  # the speed
+    assert any(re.search(r"^\d+/48 frame", t) for t in progress), progress  # frames done of all
     assert "wrote 48 frames" in page.locator("#log textarea").input_value()
     assert list((temp / next(temp.iterdir()) / "jobs").iterdir()) == []  # the job's folder is gone
 
