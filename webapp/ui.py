@@ -112,7 +112,7 @@ def build(jobs: Jobs) -> gr.Blocks:
                     visualize = gr.Checkbox(False, label="side by side: source | driving | result")
                     run = gr.Button("Animate", variant="primary", elem_id="animate")
             with gr.Row():
-                result = gr.Video(label="Result", interactive=False, elem_id="result")
+                result = gr.Video(label="Result", interactive=False, elem_id="result", height=360)
                 with gr.Column():
                     download = gr.File(label="Download (mp4, with the driving video's audio)", interactive=False,
                                        elem_id="download")
@@ -131,7 +131,7 @@ def build(jobs: Jobs) -> gr.Blocks:
                                          precision=0, minimum=0)
                     go = gr.Button("Apply the stages", variant="primary", elem_id="stylize")
             with gr.Row():
-                styled = gr.Video(label="Result", interactive=False)
+                styled = gr.Video(label="Result", interactive=False, height=360)
                 with gr.Column():
                     styled_file = gr.File(label="Download (mp4, audio kept)", interactive=False)
                     styled_log = gr.Textbox(label="Log", lines=4, interactive=False)
