@@ -100,7 +100,7 @@ def test_set_changes_the_stage_options(files, media_dir, tmp_path, capsys):
         folder.mkdir()
         code, result = animate(files, folder, *flags, source=source)
         assert code == 0, capsys.readouterr().err
-        outputs[name] = read_frames(result, range(5)).astype(np.int16)
+        outputs[name] = np.stack(read_frames(result, range(5))).astype(np.int16)
     assert np.abs(outputs["style 0"] - outputs["plain"]).max() <= 1
     assert np.abs(outputs["style 1"] - outputs["plain"]).mean() > 10
 
