@@ -106,7 +106,8 @@ def _onnx_animator(args):
     from engine.animate_onnx import OnnxAnimator
 
     if args.onnx is None:
-        raise UserError("--runtime onnxruntime needs --onnx FOLDER; make one with python -m engine.export --onnx FOLDER")
+        raise UserError("--runtime onnxruntime needs --onnx FOLDER; make one with "
+                        "python -m engine.export --onnx FOLDER")
     for flag, given in (("--checkpoint", args.checkpoint), ("--config", args.config), ("--bf16", args.bf16),
                         ("--compile", args.compile)):
         if given:

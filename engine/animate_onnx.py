@@ -20,7 +20,7 @@ import torch
 from engine.animate import Animator
 from engine.config import load_config
 from engine.inference import LoadedModel
-from engine.onnx_export import CONFIG, ENCODER, FRAME, GRAPHS, KEYPOINTS, onnxruntime
+from engine.onnx_export import CONFIG, ENCODER, FRAME, KEYPOINTS, onnxruntime
 from errors import UserError
 
 OPTIMIZATION = ("disable", "basic", "extended", "all")  # onnxruntime graph optimisation levels

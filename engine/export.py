@@ -43,7 +43,8 @@ def _main(argv=None):
     target.add_argument("--output", help="the slim inference checkpoint to write")
     target.add_argument("--onnx", metavar="OUT_DIR", help="a new folder for the three ONNX graphs and the config")
     p.add_argument("--config", default=None,
-                   help="--onnx: YAML config (default: the one stored in the checkpoint; needed for published FOMM weights)")
+                   help="--onnx: YAML config (default: the one stored in the checkpoint; needed for published "
+                        "FOMM weights)")
     args = p.parse_args(argv)
     if args.output is not None:
         if args.checkpoint is None:
@@ -54,10 +55,11 @@ def _main(argv=None):
         print(f"wrote {args.output} (step {slim['stillmotion'].get('step', '?')})")
         return
     from engine.inference import load_model
-    from engine.onnx_export import export_onnx
+    from engine.onnx_export import check_out_dir, export_onnx
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+    check_out_dir(args.onnx)  # before minutes of loading and tracing
     model = load_model(args.checkpoint or BUNDLED, config_path=args.config, device="cpu")
     manifest = export_onnx(model, args.onnx)
     worst = max(manifest["check_max_abs_diff"].values())

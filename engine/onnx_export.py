@@ -142,7 +142,8 @@ def write_graphs(model, folder: Path, opset: int = OPSET) -> dict:
     frame_shape = model.config["dataset_params"]["frame_shape"][:2]
     traced, checked = _sample_images(2, frame_shape, 0).to(device), _sample_images(3, frame_shape, 1).to(device)
     source = _sample_images(1, frame_shape, 2).to(device)
-    keypoints, encoder, frame = _Keypoints(kp_detector), _Encoder(generator), _Frame(generator, len(io[KEYPOINTS][1]) > 1)
+    keypoints, encoder = _Keypoints(kp_detector), _Encoder(generator)
+    frame = _Frame(generator, jacobian=len(io[KEYPOINTS][1]) > 1)
     modes = {net: net.training for net in (kp_detector, generator)}
     try:
         with torch.no_grad():
@@ -177,17 +178,24 @@ def write_graphs(model, folder: Path, opset: int = OPSET) -> dict:
     return diffs
 
 
-def export_onnx(model, out_dir, opset: int = OPSET) -> dict:
-    """Write the three graphs, config.yaml and export.json of a LoadedModel to out_dir; returns the manifest.
-
-    out_dir must not exist or be empty: the folder is filled beside it under a temporary name and renamed
-    when everything is written and checked, so a failure or an interrupt leaves nothing behind."""
+def check_out_dir(out_dir) -> Path:
+    """out_dir as a Path if it can be the export's new folder: its parent exists, it does not or is empty."""
     out_dir = Path(out_dir)
     parent = out_dir.resolve().parent
     if not parent.is_dir():
         raise UserError(f"cannot write {out_dir}: the folder {parent} does not exist; create it first")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UserError(f"{out_dir} already exists and is not an empty folder; choose a new --onnx folder")
+    return out_dir
+
+
+def export_onnx(model, out_dir, opset: int = OPSET) -> dict:
+    """Write the three graphs, config.yaml and export.json of a LoadedModel to out_dir; returns the manifest.
+
+    out_dir must not exist or be empty: the folder is filled beside it under a temporary name and renamed
+    when everything is written and checked, so a failure or an interrupt leaves nothing behind."""
+    out_dir = check_out_dir(out_dir)
+    parent = out_dir.resolve().parent
     work = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
     try:
         diffs = write_graphs(model, work, opset)
