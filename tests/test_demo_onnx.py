@@ -9,6 +9,8 @@ from tests.conftest import ROOT
 from video import VideoWriter, probe, read_frames
 from video.reader import ffmpeg_exe
 
+WRITE = VideoWriter.write  # the writer's own method, before any test wraps it
+
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, media_dir):
@@ -23,11 +25,10 @@ def clip(tmp_path_factory, media_dir):
 def run_demo(monkeypatch, tmp_path, name, *extra, source, driving):
     """demo.main's exit code, the frames it handed to the video writer (before encoding) and the file."""
     written = []
-    original = VideoWriter.write
 
     def recording_write(self, frame):
         written.append(np.array(frame, dtype=np.float32, copy=True))
-        return original(self, frame)
+        return WRITE(self, frame)
 
     monkeypatch.setattr(VideoWriter, "write", recording_write)
     result = tmp_path / name
