@@ -17,6 +17,7 @@ skimage's astronaut), decoded to the model's size before timing, so only the net
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def quantize_frame_graph(folder: Path, source, calibration_frames, batch_size: i
 
     from engine.animate_onnx import OnnxAnimator
 
+    logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice to pre-process the graph first
     quantize_dynamic(str(folder / "frame.onnx"), str(folder / "frame.int8-dynamic.onnx"), weight_type=QuantType.QInt8,
                      op_types_to_quantize=["Conv"])
     animator = OnnxAnimator(folder, batch_size=batch_size, device="cpu")
