@@ -77,6 +77,10 @@ def parse_args(argv=None):
                    help="write source | driving | result side by side, keypoints drawn")
     p.add_argument("--bf16", action="store_true", help="run the networks in bfloat16 (autocast)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (slow start)")
+    p.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),
+                   help="run the networks in torch (default) or in onnxruntime from --onnx graphs")
+    p.add_argument("--onnx", default=None, metavar="FOLDER",
+                   help="--runtime onnxruntime: a folder from python -m engine.export --onnx FOLDER")
     p.add_argument("--stages", default=None, metavar="NAMES",
                    help="post-processing stages to apply, comma separated (e.g. dream,style)")
     p.add_argument("--set", dest="stage_overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -118,6 +122,23 @@ def _stages_hook(names: str | None):
     return apply_stages, parse_stage_list(wanted)
 
 
+def _onnx_animator(args):
+    """The onnxruntime Animator for --runtime onnxruntime (the graphs carry the model: no torch options)."""
+    from engine.animate_onnx import OnnxAnimator
+
+    if args.onnx is None:
+        raise UserError("--runtime onnxruntime needs --onnx FOLDER; make one with "
+                        "python -m engine.export --onnx FOLDER")
+    for flag, given in (("--checkpoint", args.checkpoint), ("--config", args.config), ("--bf16", args.bf16),
+                        ("--compile", args.compile)):
+        if given:
+            raise UserError(f"{flag} is for --runtime torch; the --onnx folder carries its model and config")
+    animator = OnnxAnimator(args.onnx, relative=args.relative, adapt_scale=args.adapt_scale,
+                            relative_jacobian=args.relative, batch_size=args.batch_size, device=args.device)
+    print(f"runtime: onnxruntime ({', '.join(animator.providers)})")
+    return animator
+
+
 class Demo:
     """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
 
@@ -152,7 +173,16 @@ class Demo:
                                   timestamps=frame_times(self.driving_path))  # keeps variable-rate timing
         self.apply_stages, self.stage_names = _stages_hook(args.stages)
 
-        self.model = self._load_model()
+        if args.runtime == "onnxruntime":
+            self.animator = _onnx_animator(args)
+            self.model = self.animator.model
+        else:
+            if args.onnx is not None:
+                raise UserError("--onnx is for --runtime onnxruntime; add --runtime onnxruntime or drop --onnx")
+            self.model = self._load_model()
+            self.animator = Animator(self.model, relative=args.relative, adapt_scale=args.adapt_scale,
+                                     relative_jacobian=args.relative, batch_size=args.batch_size,
+                                     dtype="bf16" if args.bf16 else "fp32", channels_last=True, compile=args.compile)
         if args.stage_overrides and self.apply_stages is None:
             raise UserError("--set changes stage options: pass --stages too "
                             "(e.g. --stages style --set style.strength=0.5)")
@@ -161,9 +191,6 @@ class Demo:
 
             self.stage_params = load_stage_params(None, args.stage_overrides,
                                                   base=self.model.config.get("stages_params", {}))
-        self.animator = Animator(self.model, relative=args.relative, adapt_scale=args.adapt_scale,
-                                 relative_jacobian=args.relative, batch_size=args.batch_size,
-                                 dtype="bf16" if args.bf16 else "fp32", channels_last=True, compile=args.compile)
         self.model_h, self.model_w = self.animator.frame_shape
         print(f"device: {self.model.device} ({self.animator.dtype}), model {self.model.checkpoint} at "
               f"{self.model_w}x{self.model_h}")

@@ -23,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.hardware import cpu_summary  # noqa: E402
 from faces import get_backend  # noqa: E402
 from video import iter_frames  # noqa: E402
 
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
     both = ~np.isnan(generated[:, 0]) & ~np.isnan(driving[:, 0])
     print(f"landmarks: {backend.describe()}")
     print(f"frames with a face in both driving and result: {int(both.sum())} of {len(driving)}\n")
+    print(f"CPU: {cpu_summary()}")
     print("| signal | correlation (driving vs result) | driving std | result std |")
     print("|---|---|---|---|")
     for i, name in enumerate(SIGNALS):

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.checkpoint import read_checkpoint  # noqa: E402
 from engine.config import load_config, validate_config  # noqa: E402
+from engine.hardware import cpu_summary  # noqa: E402
 from engine.reconstruction import run_reconstruction  # noqa: E402
 from errors import UserError  # noqa: E402
 from evaluation.report import format_table  # noqa: E402
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     command = shlex.join(["python", "benchmarks/reconstruction_metrics.py", *argv])
-    print()
+    print(f"\nCPU: {cpu_summary()}")
     print(markdown_report(summary, command))
     return 0
 

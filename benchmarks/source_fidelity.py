@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datasets.sources import fit_frame  # noqa: E402
+from engine.hardware import cpu_summary  # noqa: E402
 from engine.inference import load_model  # noqa: E402
 from errors import run_cli  # noqa: E402
 from evaluation.metrics import l1_distance, psnr  # noqa: E402
@@ -70,6 +71,7 @@ def _main(argv=None):
             image = crop_resize(image, box, max(size))
         frames.append(fit_frame(image, size))
     print(f"model: {args.checkpoint} ({size[1]}x{size[0]})\n")
+    print(f"CPU: {cpu_summary()}")
     print("| photo | L1 | PSNR (dB) | occlusion min | occlusion mean |")
     print("|---|---|---|---|---|")
     for path, frame in zip(photos, frames):

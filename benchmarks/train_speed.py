@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import load_config  # noqa: E402
 from engine.distributed import DistInfo  # noqa: E402
+from engine.hardware import cpu_summary  # noqa: E402
 from engine.perceptual import build_vgg  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 
@@ -63,6 +64,7 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, device {args.device}, {args.threads} threads, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}, {args.steps} timed steps after 1 warm-up")
+    print(f"CPU: {cpu_summary()}")
     print("| config | batch | s/step | samples/s | peak memory (GiB) |")
     print("|---|---|---|---|---|")
     for run in args.runs:

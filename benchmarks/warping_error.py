@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.hardware import cpu_summary  # noqa: E402
 from errors import UserError  # noqa: E402
 from evaluation.warping_error import warping_error  # noqa: E402
 from stages import Stage, apply_stages, get_stage  # noqa: E402
@@ -156,6 +157,7 @@ def main(argv=None) -> int:
     judges = JUDGES + (("motion",) if motions is not None else ())
     header = ("| stage | output | " + " | ".join(f"E_warp ({j})" for j in judges)
               + " | vs per-frame | MAD to per-frame | PSNR to per-frame (dB) | s/frame |")
+    print(f"CPU: {cpu_summary()}")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from datasets.sources import fit_frame
+from engine.hardware import bf16_native
 from errors import UserError
 from modules.normalize import movement_scale, normalize_kp
 
@@ -51,9 +53,11 @@ class Animator:
     relative / relative_jacobian / adapt_scale are FOMM's normalize_kp options (relative motion of the
     driving keypoints w.r.t. the initial driving frame, transferred onto the source keypoints; movement
     scaled by the ratio of the keypoint hulls). dtype "bf16" runs the networks under autocast (CPU and
-    GPU); the keypoint algebra stays in fp32. channels_last (default on: several times faster keypoint
-    detection on CPU, same results to 1e-7) converts the networks' memory format in place. compile wraps
-    both networks in torch.compile (minutes to start; the last partial batch is padded to a fixed shape).
+    GPU); the keypoint algebra stays in fp32; on a CPU without native bf16 (no avx512_bf16, no AMX) "bf16"
+    falls back to fp32 with a one-line notice on stderr, as emulated bf16 is about 3x slower than fp32 there.
+    channels_last (default on: several times faster keypoint detection on CPU, same results to 1e-7)
+    converts the networks' memory format in place. compile wraps both networks in torch.compile (minutes
+    to start; the last partial batch is padded to a fixed shape).
     """
 
     def __init__(self, model=None, *, kp_detector=None, generator=None, frame_shape=None, device=None,
@@ -67,17 +71,8 @@ class Animator:
                 frame_shape = model.config["dataset_params"]["frame_shape"]
         if kp_detector is None or generator is None:
             raise ValueError("Animator needs a LoadedModel or both kp_detector and generator")
-        if dtype not in DTYPES:
-            raise UserError(f"unknown dtype {dtype!r}; choose one of: {', '.join(DTYPES)}")
-        if int(batch_size) < 1:
-            raise UserError(f"batch size must be at least 1, got {batch_size}")
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
-        self.frame_shape = tuple(int(v) for v in (frame_shape or (256, 256))[:2])
-        self.relative = bool(relative)
-        self.relative_jacobian = bool(relative_jacobian)
-        self.adapt_scale = bool(adapt_scale)
-        self.batch_size = int(batch_size)
-        self.dtype = dtype
+        self._set_options(frame_shape, relative, adapt_scale, relative_jacobian, batch_size, dtype)
         self.channels_last = bool(channels_last)
         self.compile = bool(compile)
         self.kp_detector = kp_detector.eval()
@@ -92,6 +87,24 @@ class Animator:
         self.source = None  # (1, 3, H, W) tensor
         self.source_kp = None  # {'value', 'jacobian'} of the source
         self.source_features = None
+
+    def _set_options(self, frame_shape, relative, adapt_scale, relative_jacobian, batch_size, dtype) -> None:
+        """The options every runtime shares, checked (self.device must be set): the one place where a bf16
+        request on a CPU without native bf16 becomes fp32."""
+        if dtype not in DTYPES:
+            raise UserError(f"unknown dtype {dtype!r}; choose one of: {', '.join(DTYPES)}")
+        if int(batch_size) < 1:
+            raise UserError(f"batch size must be at least 1, got {batch_size}")
+        if dtype == "bf16" and self.device.type == "cpu" and not bf16_native():
+            print("notice: this CPU has no native bfloat16 (no avx512_bf16, no AMX), where bf16 runs about 3x "
+                  "slower than fp32; running in fp32 instead", file=sys.stderr)
+            dtype = "fp32"
+        self.frame_shape = tuple(int(v) for v in (frame_shape or (256, 256))[:2])
+        self.relative = bool(relative)
+        self.relative_jacobian = bool(relative_jacobian)
+        self.adapt_scale = bool(adapt_scale)
+        self.batch_size = int(batch_size)
+        self.dtype = dtype
 
     # ------------------------------------------------------------------ helpers
 
@@ -114,6 +127,21 @@ class Animator:
             kp = self._kp_net(images)
         return {k: v.float() for k, v in kp.items()}
 
+    def _encode(self, source: torch.Tensor) -> None:
+        """The source's keypoints and encoder features, kept for every frame."""
+        self.source_kp = self._detect(source)
+        with self._autocast():
+            self.source_features = self.generator.encode(source)
+
+    def _generate(self, kp_driving: dict) -> dict:
+        """The generator's outputs (prediction, deformation, occlusion_map) for a batch of driving keypoints."""
+        n = kp_driving["value"].shape[0]
+        source = self.source.expand(n, -1, -1, -1)
+        kp_source = {k: v.expand(n, *v.shape[1:]) for k, v in self.source_kp.items()}
+        with self._autocast():
+            return self._gen_net(source, kp_driving=kp_driving, kp_source=kp_source,
+                                 source_features=self.source_features)
+
     # ------------------------------------------------------------------ API
 
     @property
@@ -125,9 +153,7 @@ class Animator:
         """Take a new source image: its keypoints and the generator's encoder features are computed once."""
         source = self._to_tensor([self.prepare(image)])
         with torch.inference_mode():
-            self.source_kp = self._detect(source)
-            with self._autocast():
-                self.source_features = self.generator.encode(source)
+            self._encode(source)
         self.source = source
 
     def initial_keypoints(self, frame) -> dict:
@@ -194,12 +220,7 @@ class Animator:
             if normalize is None:
                 normalize = self._normalizer({k: v[:1] for k, v in kp_driving.items()})
             kp_norm = normalize(kp_driving)
-            n = driving.shape[0]
-            source = self.source.expand(n, -1, -1, -1)
-            kp_source = {k: v.expand(n, *v.shape[1:]) for k, v in self.source_kp.items()}
-            with self._autocast():
-                out = self._gen_net(source, kp_driving=kp_norm, kp_source=kp_source,
-                                    source_features=self.source_features)
+            out = self._generate(kp_norm)
             images = _to_numpy(out["prediction"][:count].permute(0, 2, 3, 1))
             values = _to_numpy(kp_norm["value"][:count])
             driving_values = _to_numpy(kp_driving["value"][:count])

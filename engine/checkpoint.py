@@ -26,7 +26,7 @@ def read_checkpoint(path) -> dict:
         raise UserError(f"checkpoint {path} not found; pass an existing --checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if path.stat().st_size == 0:
             first = "the file is empty (0 bytes)"

@@ -25,7 +25,16 @@ def kp2gaussian(kp, spatial_size, kp_variance):
 
 
 def inverse2x2(matrix):
-    """Batched matrix inverse computed in float32 at least (bf16/fp16 have no inverse kernel), cast back."""
+    """Batched matrix inverse computed in float32 at least (bf16/fp16 have no inverse kernel), cast back.
+
+    While exporting to ONNX (which has no matrix inverse operator) the 2x2 inverse is written out as the
+    adjugate over the determinant; elsewhere torch.inverse, as before.
+    """
+    if torch.onnx.is_in_onnx_export():
+        a, b = matrix[..., 0, 0], matrix[..., 0, 1]
+        c, d = matrix[..., 1, 0], matrix[..., 1, 1]
+        adjugate = torch.stack([torch.stack([d, -b], dim=-1), torch.stack([-c, a], dim=-1)], dim=-2)
+        return adjugate / (a * d - b * c)[..., None, None]
     if matrix.dtype in (torch.float16, torch.bfloat16):
         return torch.inverse(matrix.float()).to(matrix.dtype)
     return torch.inverse(matrix)

@@ -35,3 +35,15 @@ def isolated_torch_home(tmp_path_factory):
         os.environ.pop("TORCH_HOME", None)
     else:
         os.environ["TORCH_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def bundled_onnx(tmp_path_factory) -> Path:
+    """The bundled model exported to ONNX once per session (python -m engine.export --onnx; ~10 s)."""
+    from engine.export import BUNDLED
+    from engine.inference import load_model
+    from engine.onnx_export import export_onnx
+
+    folder = tmp_path_factory.mktemp("onnx") / "vox-128"
+    export_onnx(load_model(BUNDLED, device="cpu"), folder)
+    return folder
