@@ -9,6 +9,7 @@ frame of each run in turn, so that other jobs on the machine slow them alike):
   per-frame fp32     every frame dreamed on its own (no smoothing, no init): "per-frame dreaming"
   full-iteration fp32  the sequence as before warm starts: smoothing on, every frame the full octave schedule
                      from the warped previous dream (warm_start: false, precision fp32): "today"
+  full-iteration auto  the same with precision auto (bf16 only where the CPU has it natively)
   warm fp32          warm-started later frames (the new default's rule) in fp32
   warm auto          the new default: warm start, precision auto (bf16 only where the CPU has it natively)
 For each: dream seconds per later frame (frames 1.., the first frame's one-off warm-up left out) and on the
@@ -39,6 +40,7 @@ from stages.dream import native_bf16_cpu  # noqa: E402
 RUNS = {  # name: (dream options, smoothing)
     "per-frame fp32": ({"precision": "fp32"}, False),
     "full-iteration fp32": ({"precision": "fp32", "warm_start": False}, True),
+    "full-iteration auto": ({"warm_start": False}, True),
     "warm fp32": ({"precision": "fp32"}, True),
     "warm auto": ({}, True),
 }
@@ -76,8 +78,11 @@ class Counted:
 
 def measure(clip: list[np.ndarray], overrides: dict) -> dict:
     """Every run of RUNS over `clip`, in lockstep; per run its frames, dream seconds and steps per frame."""
+    from stages.base import FrameContext
     from stages.dream import DreamStage
 
+    for precision in ("fp32", "auto"):   # one-off warm-up (kernel selection) outside the measurement
+        DreamStage(**{**overrides, "precision": precision, "num_iterations": 1}).process(clip[0], FrameContext(0))
     runs, counters, outputs = {}, {}, {}
     for name, (options, smoothing) in RUNS.items():
         stage = DreamStage(**{**overrides, **options})
@@ -100,9 +105,14 @@ def main(argv=None) -> None:
     p.add_argument("--start", type=int, default=100, help="first frame")
     p.add_argument("--frames", type=int, default=12)
     p.add_argument("--sizes", default="128,256", help="shorter sides in pixels, comma separated")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default torch's: one per core); 1 is steadier on a machine shared with "
+                        "other jobs")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="dream option for every run, as in stylize.py, e.g. dream.warm_iterations=4")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     from stylize import load_stage_params
 
     overrides = dict(load_stage_params(None, args.overrides).get("dream") or {})
@@ -113,7 +123,7 @@ def main(argv=None) -> None:
     print("| size | run | s/frame (later) | first frame s | steps/later frame | speed-up vs full-iteration | "
           + " | ".join(f"E_warp ({j})" for j in JUDGES) + " | vs per-frame | dream amount (MAD to raw) "
           "| PSNR to full-iteration (dB) |")
-    print("|---" * (10 + len(JUDGES) - 2) + "|")
+    print("|---" * (9 + len(JUDGES)) + "|")
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
         clip = load_clip(video, args.start, args.frames, size)
         results = measure(clip, overrides)

@@ -19,9 +19,9 @@ dreamed detail to the next octave. Parameters (stages_params.dream):
   step by the depth mask of an earlier depth stage, FrameContext.mask, when there is one) | true | false;
   depth_str / use_threshold + th_val / invert_depth: a mask of dream's own from the depth instead
   (depth ** depth_str, 1 = near; a binary mask; the background); blend: share of init= (the previous
-  dreamed frame warped onto this one) in the starting image, as sequence DeepDream does; warm_start (default
-  on): a frame with init= (every frame after the first, with smoothing on) starts from it and runs only
-  full-size steps, until the objective is back to warm_target x the last full dream's (or warm_iterations
+  dreamed frame warped onto this one) in the starting image of a full-schedule frame, as sequence DeepDream
+  does; warm_start (default on): a frame with init= (every frame after the first, with smoothing on) starts
+  from init= itself (already the frame wherever the warp is unreliable) and runs only full-size steps, until the objective is back to warm_target x the last full dream's (or warm_iterations
   steps); the first frame, and any frame without init=, gets the full octave schedule; max_size: dream at
   most this long side (detail upsampled); precision auto (bf16 autocast on CUDA, and on CPUs with native
   bf16: AVX512-BF16 or AMX; else fp32) | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color
@@ -468,7 +468,9 @@ class DreamStage(Stage):
         h, w = frame.shape[:2]
         x = _to_tensor(frame, self.device)
         warm = init is not None and self.warm_start and self._reference is not None
-        if init is not None:
+        if warm:   # the pipeline's init is already the frame wherever the warp is unreliable
+            x = _to_tensor(init, self.device)
+        elif init is not None:
             x = self.blend * _to_tensor(init, self.device) + (1.0 - self.blend) * x
         self.last_iterations = 0
         m = self._mask(ctx)

@@ -171,7 +171,7 @@ class StageRun(Iterator[np.ndarray]):
         if progress:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="frame", desc="stages", dynamic_ncols=True, leave=False)
+            self._bar = tqdm(total=total, unit="frame", desc="stages", dynamic_ncols=True)
 
     def __iter__(self):
         return self
