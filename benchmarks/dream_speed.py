@@ -50,10 +50,10 @@ def cpu_line() -> str:
     """The CPU model and what torch can use of it, e.g. 'AMD EPYC (2 cores), torch AVX512, bf16 native: ...'."""
     model = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+                    if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        model = f"{info.get('model name', model)} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
     except OSError:
         pass
     return (f"CPU: {model}, {torch.get_num_threads()} torch threads; torch {torch.__version__} kernels "

@@ -37,9 +37,10 @@ def animation():
 
 
 def near_and_far(frame):
-    """Boolean maps of the clearly near (the face) and clearly far pixels of a frame, by the face prior."""
+    """Boolean maps of the near (the face: depth > 0.6) and clearly far (< 0.1) pixels of a frame, by the face
+    prior, and the depth itself."""
     depth = DepthStage(**DEPTH).estimate(frame)
-    return depth > 0.9, depth < 0.1, depth
+    return depth > 0.6, depth < 0.1, depth
 
 
 def test_dream_style_depth_keeps_dream_and_style_on_the_near_parts(animation):
@@ -57,11 +58,13 @@ def test_dream_style_depth_keeps_dream_and_style_on_the_near_parts(animation):
         assert near.sum() > 500 and far.sum() > 500
         work = np.abs(both - raw).mean(axis=2)
         assert work[near].mean() > 0.1 and work[far].mean() > 0.1   # dream + style changed everything
-        # near: the dreamed and styled picture, not the raw frame and not the style alone (the dream is there)
-        assert np.abs(out - both).mean(axis=2)[near].mean() < 0.1 * work[near].mean()
+        # near: nearer the dreamed and styled picture than the raw frame, and not the style alone (the dream
+        # is there); out = raw + mask (both - raw) with the mask above 0.6 there
+        to_both, to_raw = np.abs(out - both).mean(axis=2)[near].mean(), np.abs(out - raw).mean(axis=2)[near].mean()
+        assert to_both < 0.75 * to_raw and to_raw > 0.05
         assert np.abs(out - style).mean(axis=2)[near].mean() > 0.02
-        # far: back to the raw frame (no colour map, no uniform frame)
-        assert np.abs(out - raw).mean(axis=2)[far].mean() < 0.1 * work[far].mean()
+        # far (mask under 0.1): back to the raw frame (no colour map, no uniform frame)
+        assert np.abs(out - raw).mean(axis=2)[far].mean() < 0.15 * work[far].mean()
 
 
 def test_depth_first_masks_the_later_stages_and_focus_far_reverses_it(animation):
