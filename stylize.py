@@ -40,7 +40,8 @@ def parse_args(argv=None):
                    help="shrink frames so their longer side is at most this many pixels")
     p.add_argument("--start", type=int, default=0, help="first frame to process (default 0)")
     p.add_argument("--frames", type=int, default=None, help="how many frames to process (default: all)")
-    p.add_argument("--quiet", action="store_true", help="no stage report lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="no stage report lines, time estimate or progress bar (frames, seconds per frame per stage)")
     return p.parse_args(argv)
 
 
@@ -117,12 +118,15 @@ def run(args) -> int:
     smoothing = False if args.no_smoothing else (True if args.smoothing is None else args.smoothing)
     report = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     frames = iter_frames(args.input, args.start, stop, size=size)
+    total = max(0, info.num_frames - args.start) if info.num_frames else None
+    if total is not None and args.frames is not None:
+        total = min(total, args.frames)
     audio = args.input if args.start == 0 else None  # audio stays in sync only from the first frame
     times = frame_times(args.input)[args.start:stop]  # the input's timing, also at a variable frame rate
     writer = VideoWriter(args.output, info.fps, audio_from=audio, flag="--output",
                          timestamps=times if len(times) else None)  # checked before any work
     out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
-                       flow=args.flow or "auto", report=report)
+                       flow=args.flow or "auto", report=report, total=total, progress=not args.quiet)
     with writer:
         for frame in out:
             writer.write(frame)

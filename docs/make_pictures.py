@@ -1,13 +1,17 @@
 """Regenerates the README's pictures from the bundled defaults: docs/bundled_demo.png and docs/stages.png.
 
-    python docs/make_pictures.py            # both, about 6 minutes on 2 CPU cores (most of it the dream stage)
+    python docs/make_pictures.py            # both, a few minutes on 2 CPU cores (most of it the dream stage)
     python docs/make_pictures.py demo       # only bundled_demo.png (under a minute)
 
 bundled_demo.png: `python demo.py --visualize --size 256` on data/source.jpg and data/driving.mp4 (the
 default full-resolution output of the face crop, pasted back into the photo; 256 px on the photo's longer
 side), frames 0, 30, 60, 90 and 119 stacked (columns source photo | driving | result, keypoints drawn).
-stages.png: frames 30 and 90 of that animation (rows): animation | depth | style | dream, each stage with its
-offline default, run on the animation with temporal smoothing as `demo.py --stages` runs them.
+stages.png: frames 30 and 90 of the generator's own 192 px animation (`--no_crop --output_mode generator`;
+rows): animation | depth | style | dream | dream,style,depth |
+the same with depth.focus far, each stage with its offline default, run on the animation with temporal
+smoothing as `demo.py --stages` runs them (the last column: `stylize.py --set depth.focus=far` on the
+animation's video). With other stages, depth is a mask: dream and style stay on the near parts (focus near,
+the default) or on the background (focus far).
 """
 import subprocess
 import sys
@@ -39,9 +43,14 @@ def main(argv=None) -> int:
         if only_demo:
             print("wrote docs/bundled_demo.png")
             return 0
-        videos = [demo("--size", "192", out=tmp / "plain.mp4")]
-        for stage in ("depth", "style", "dream"):
-            videos.append(demo("--size", "192", "--stages", stage, out=tmp / f"{stage}.mp4"))
+        plain = ("--size", "192", "--no_crop", "--output_mode", "generator")  # the model's own frames, 192 px
+        videos = [demo(*plain, out=tmp / "plain.mp4")]
+        for stage in ("depth", "style", "dream", "dream,style,depth"):
+            videos.append(demo(*plain, "--stages", stage, out=tmp / f"{stage.replace(',', '_')}.mp4"))
+        far = tmp / "far.mp4"
+        subprocess.run([sys.executable, "stylize.py", "--input", str(tmp / "plain.mp4"), "--stages",
+                        "dream,style,depth", "--set", "depth.focus=far", "--output", str(far)], cwd=ROOT, check=True)
+        videos.append(list(iter_frames(far)))
         rows = [np.concatenate([v[k] for v in videos], axis=1) for k in STAGE_FRAMES]
         save_image(ROOT / "docs" / "stages.png", np.concatenate(rows, axis=0))
     print("wrote docs/bundled_demo.png and docs/stages.png")

@@ -15,12 +15,17 @@ dreamed detail to the next octave. Parameters (stages_params.dream):
   step per iteration, of 1), jitter (px); channel_list: class indices to dream (guided), max_output: follow
   the most probable class (picked on the first frame), pyramid_max: re-pick it at every octave (classifiers
   only); random: draw num_octaves/octave_scale/num_iterations/lr per video from octaves_range,
-  octave_scale_range, iterations_range, lr_range (seeded by seed); use_depth: scale each step by
-  depth ** depth_str (1 = near), use_threshold + th_val: a binary mask instead, invert_depth: dream the
-  background; blend: share of init= (the previous dreamed frame warped onto this one) in the starting image,
-  as sequence DeepDream does; max_size: dream at most this long side (detail upsampled); precision auto
-  (bf16/fp16 autocast on CUDA) | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color (no global
-  colour drift).
+  octave_scale_range, iterations_range, lr_range (seeded by seed); use_depth auto (default: weight each
+  step by the depth mask of an earlier depth stage, FrameContext.mask, when there is one) | true | false;
+  depth_str / use_threshold + th_val / invert_depth: a mask of dream's own from the depth instead
+  (depth ** depth_str, 1 = near; a binary mask; the background); blend: share of init= (the previous
+  dreamed frame warped onto this one) in the starting image of a full-schedule frame, as sequence DeepDream
+  does; warm_start (default on): a frame with init= (every frame after the first, with smoothing on) starts
+  from init= itself (already the frame wherever the warp is unreliable) and runs only full-size steps, until the objective is back to warm_target x the last full dream's (or warm_iterations
+  steps); the first frame, and any frame without init=, gets the full octave schedule; max_size: dream at
+  most this long side (detail upsampled); precision auto (bf16 autocast on CUDA, and on CPUs with native
+  bf16: AVX512-BF16 or AMX; else fp32) | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color
+  (no global colour drift).
 ImageNet VGG19 weights are used when the torch hub cache holds torchvision's file. Otherwise the offline
 default is our own trained FOMM keypoint detector (network fomm, layer decoder1): it knows faces, and
 dreaming it darkens and deepens eyes, brows, nostrils and mouth corners (per pixel the face box changes about
@@ -38,6 +43,7 @@ from errors import UserError
 from modules.pretrained import torchvision_weights_file
 from stages.backbones import CLASSIFIERS, VGG_WEIGHTS, load_classifier, load_vgg_features
 from stages.base import FrameContext, Stage
+from stages.depth import depth_mask
 from stages.fomm_backbone import LAYERS as FOMM_LAYERS
 from stages.fomm_backbone import load_kp_detector
 from stages.registry import register_stage
@@ -54,6 +60,10 @@ NETWORKS = ("auto", "fomm", *CLASSIFIERS)
 # lr 0.003 already blackens the eye sockets; smooth 1 removes the checkerboard of the hourglass's
 # nearest-neighbour upsampling.
 FOMM_DEFAULTS = {"layer": "decoder1", "lr": 0.002, "smooth": 1.0}
+# warm start: a frame that starts from the warped previous dream runs full-size steps until the objective is
+# back to WARM_TARGET x the last full dream's, at most WARM_ITERATIONS (measured: benchmarks/dream_speed.py)
+WARM_ITERATIONS = 8
+WARM_TARGET = 1.0
 _FP16_LOSS_SCALE = 1024.0         # keeps fp16 gradients above underflow; the step normalisation removes it
 
 
@@ -94,14 +104,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def depth_mask(depth: np.ndarray, depth_str=1.0, use_threshold=False, th_val=0.5, invert=False) -> np.ndarray:
-    """Per-pixel step weight from a depth map in [0, 1] (1 = near): depth ** depth_str, a binary mask with
-    use_threshold (depth >= th_val), and the complement (the background) with invert."""
-    d = np.clip(np.asarray(depth, dtype=np.float32), 0.0, 1.0)
-    if use_threshold:
-        near = (d >= th_val).astype(np.float32)
-        return 1.0 - near if invert else near
-    return ((1.0 - d) if invert else d) ** float(depth_str)
+def native_bf16_cpu() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX tiles), so bf16 autocast can pay off."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 @register_stage("dream")
@@ -109,12 +114,14 @@ class DreamStage(Stage):
     """DeepDream on a torchvision network; see the module docstring for the parameters' meaning."""
 
     uses_init = True
+    handles_mask = True
 
     def __init__(self, device="cpu", network="auto", weights="auto", layer=None, num_octaves=4, octave_scale=1.4,
                  num_iterations=10, lr=None, jitter=16, channel_list=(), max_output=False, pyramid_max=False,
                  random=False, octaves_range=(2, 5), octave_scale_range=(1.2, 1.6), iterations_range=(5, 15),
-                 lr_range=(0.004, 0.012), seed=0, use_depth=False, depth_str=1.0, use_threshold=False, th_val=0.5,
-                 invert_depth=False, blend=0.5, max_size=None, precision="auto", smooth=None,
+                 lr_range=(0.004, 0.012), seed=0, use_depth="auto", depth_str=None, use_threshold=None, th_val=None,
+                 invert_depth=None, blend=0.5, warm_start=True, warm_iterations=WARM_ITERATIONS,
+                 warm_target=WARM_TARGET, max_size=None, precision="auto", smooth=None,
                  neutral_color=None, luma=None, fomm_checkpoint=None, fomm_config=None, fomm_side=None, **params):
         super().__init__(device=device, **params)
         if params:
@@ -156,8 +163,23 @@ class DreamStage(Stage):
         if self.fixed["octave_scale"] <= 1.0 or self.ranges["octave_scale"][0] <= 1.0:
             raise UserError("dream: octave_scale must be above 1 (e.g. 1.4)")
         self.jitter, self.seed, self.blend, self.max_size = int(jitter), int(seed), float(blend), max_size
-        self.use_depth, self.depth_str = bool(use_depth), float(depth_str)
-        self.use_threshold, self.th_val, self.invert_depth = bool(use_threshold), float(th_val), bool(invert_depth)
+        if use_depth not in ("auto", True, False):
+            raise UserError(f"dream: use_depth must be auto, true or false, got {use_depth!r}")
+        self.use_depth = use_depth
+        # dream's own mask from FrameContext.depth, when any of its options is given
+        self.own_mask = any(v is not None for v in (depth_str, use_threshold, th_val, invert_depth))
+        self.depth_str = 1.0 if depth_str is None else float(depth_str)
+        self.use_threshold, self.invert_depth = bool(use_threshold), bool(invert_depth)
+        self.th_val = 0.5 if th_val is None else float(th_val)
+        self.warm_start, self.warm_iterations = bool(warm_start), int(warm_iterations)
+        self.warm_target = float(warm_target)
+        if self.warm_iterations < 1:
+            raise UserError(f"dream: warm_iterations must be at least 1, got {warm_iterations}")
+        if not 0.0 < self.warm_target <= 2.0:
+            raise UserError(f"dream: warm_target {warm_target} is outside (0, 2]; e.g. 1.0 (the last full dream's "
+                            "objective)")
+        self.mask_phrase = None   # set by place() when an earlier depth stage gives a mask
+        self.last_iterations = 0  # gradient steps of the last process() call
 
         self.fomm_side = None
         if network == "fomm":
@@ -225,10 +247,14 @@ class DreamStage(Stage):
         return max(m, round(h * s / m) * m), max(m, round(w * s / m) * m)
 
     def _autocast_dtype(self, precision):
-        if precision == "fp32" or (precision == "auto" and self.device.type != "cuda"):
+        if precision == "fp32":
             return None
-        if precision == "auto":
+        if precision == "auto" and self.device.type == "cpu":
+            return torch.bfloat16 if native_bf16_cpu() else None
+        if precision == "auto" and self.device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if precision == "auto":
+            return None
         return torch.bfloat16 if precision == "bf16" else torch.float16
 
     def _hook(self, module, inputs, output):
@@ -239,6 +265,7 @@ class DreamStage(Stage):
         """A new video starts: the next process() draws its parameters (random: true) and picks its class anew."""
         self._run = None
         self._target_class = None
+        self._reference = None   # the objective the last full dream reached at full size (warm start's target)
 
     def _start_video(self) -> None:
         self._jitter_rng = np.random.default_rng([self.seed, self._videos])
@@ -283,8 +310,51 @@ class DreamStage(Stage):
         f = self.fixed
         p = "parameters drawn per video (random: true)" if self.random else (
             f"{f['num_octaves']} octaves x {f['num_iterations']} it, lr {f['lr']}")
+        if self.warm_start:
+            p += (f"; later frames warm-started: full-size steps until the objective is back to "
+                  f"{self.warm_target:g}x the full dream's, at most {self.warm_iterations}")
         prec = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).removeprefix("torch.")
+        if self.autocast_dtype == torch.bfloat16 and self.device.type == "cpu":
+            prec += " (native on this CPU)" if native_bf16_cpu() else " (emulated: not native on this CPU)"
         return f"{p}; {prec} on {self.device}"
+
+    def place(self, before, after, mask_from=None) -> None:
+        self.mask_phrase = None
+        if mask_from is not None and self.use_depth is not False and not self.own_mask:
+            phrase = getattr(mask_from, "mask_phrase", None)
+            self.mask_phrase = phrase() if callable(phrase) else "weighted by the depth mask"
+
+    def effect(self) -> str:
+        line = "adds DeepDream patterns to the picture it receives"
+        if self.warm_start:
+            line += " (full octave schedule on the first frame; later frames continue the previous dream)"
+        if self.mask_phrase:
+            line += f", {self.mask_phrase}"
+        elif self.own_mask or self.use_depth is True:
+            line += ", weighted by its own mask of the depth (use_depth)"
+        return line
+
+    def later_frame_share(self) -> float:
+        """Warm-started frames run at most warm_iterations full-size steps of the first frame's schedule."""
+        if not self.warm_start:
+            return 1.0
+        run = self.run_params
+        return min(1.0, self.warm_iterations / max(1, run["num_octaves"] * run["num_iterations"]))
+
+    def _mask(self, ctx: FrameContext) -> np.ndarray | None:
+        """The per-pixel step weight: the earlier depth stage's mask, or dream's own from the depth, or None."""
+        if self.use_depth is False:
+            return None
+        if ctx.mask is not None and not self.own_mask:
+            return np.asarray(ctx.mask, dtype=np.float32)
+        if self.use_depth == "auto" and not self.own_mask:
+            return None
+        if ctx.depth is None:
+            if self.use_depth == "auto":
+                return None
+            raise UserError("dream: use_depth needs a depth map; put the depth stage before dream "
+                            "(--stages depth,dream) or set use_depth: false")
+        return depth_mask(ctx.depth, self.depth_str, self.use_threshold, self.th_val, self.invert_depth)
 
     # ---- dreaming ------------------------------------------------------------------------------------
     def _activations(self, x: torch.Tensor) -> torch.Tensor:
@@ -317,7 +387,8 @@ class DreamStage(Stage):
         classes = self.channel_list if self.channel_list else [self._target_class]
         return act[:, classes].mean()
 
-    def _step(self, x: torch.Tensor, lr: float, mask: torch.Tensor | None) -> torch.Tensor:
+    def _step(self, x: torch.Tensor, lr: float, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One normalised gradient-ascent step (jittered); (the new image, the objective before the step)."""
         h, w = x.shape[-2:]
         oy = int(self._jitter_rng.integers(-self.jitter, self.jitter + 1)) if self.jitter else 0
         ox = int(self._jitter_rng.integers(-self.jitter, self.jitter + 1)) if self.jitter else 0
@@ -327,17 +398,20 @@ class DreamStage(Stage):
         if self.autocast_dtype == torch.float16:
             loss = loss * _FP16_LOSS_SCALE
         (grad,) = torch.autograd.grad(loss, rolled)
+        if self.autocast_dtype == torch.float16:
+            loss = loss / _FP16_LOSS_SCALE
+        loss = loss.detach()
         grad = gaussian_blur(torch.roll(grad.float(), shifts=(-oy, -ox), dims=(2, 3)), self.smooth)
         if self.luma:
             grad = grad.mean(dim=1, keepdim=True).expand_as(grad)
         if self.neutral:
             grad = grad - grad.mean(dim=(2, 3), keepdim=True)
         if not torch.isfinite(grad).all():
-            return x
+            return x, loss
         step = lr * grad / grad.abs().mean().clamp_min(torch.finfo(torch.float32).tiny)
         if mask is not None:
             step = step * mask
-        return (x + step).clamp(0.0, 1.0)
+        return (x + step).clamp(0.0, 1.0), loss
 
     def _octaves(self, base: torch.Tensor) -> list[torch.Tensor]:
         octaves = [base]
@@ -364,9 +438,28 @@ class DreamStage(Stage):
             m = None if mask is None else _resize(mask, octave.shape[-2:])
             if self.class_mode and self.pyramid_max and not self.channel_list:
                 self._target_class = self._pick_class(x)
+            loss = None
             for _ in range(self._run["num_iterations"]):
-                x = self._step(x, self._run["lr"], m)
+                x, loss = self._step(x, self._run["lr"], m)
+                self.last_iterations += 1
             detail = x - octave
+        if loss is not None:
+            self._reference = float(loss)
+        return x
+
+    def continue_dream(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Warm start: full-size steps from `image` (the previous dream warped onto this frame) until the
+        objective is back to warm_target x the last full dream's, at most warm_iterations steps."""
+        if self._run is None:
+            self._start_video()
+        reference = self._reference
+        target = reference - (1.0 - self.warm_target) * abs(reference)   # logits may be negative
+        x = image
+        for _ in range(self.warm_iterations):
+            x, loss = self._step(x, self._run["lr"], mask)
+            self.last_iterations += 1
+            if float(loss) >= target:
+                break
         return x
 
     def process(self, frame: np.ndarray, ctx: FrameContext, init: np.ndarray | None = None) -> np.ndarray:
@@ -374,20 +467,19 @@ class DreamStage(Stage):
             self._start_video()
         h, w = frame.shape[:2]
         x = _to_tensor(frame, self.device)
-        if init is not None:
+        warm = init is not None and self.warm_start and self._reference is not None
+        if warm:   # the pipeline's init is already the frame wherever the warp is unreliable
+            x = _to_tensor(init, self.device)
+        elif init is not None:
             x = self.blend * _to_tensor(init, self.device) + (1.0 - self.blend) * x
-        mask = None
-        if self.use_depth:
-            if ctx.depth is None:
-                raise UserError("dream: use_depth needs a depth map; put the depth stage before dream "
-                                "(--stages depth,dream) or set use_depth: false")
-            m = depth_mask(ctx.depth, self.depth_str, self.use_threshold, self.th_val, self.invert_depth)
-            mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(self.device)
+        self.last_iterations = 0
+        m = self._mask(ctx)
+        mask = None if m is None else torch.from_numpy(np.ascontiguousarray(m))[None, None].to(self.device)
         s = min(1.0, self.max_size / max(h, w)) if self.max_size else 1.0
         work = _resize(x, (max(1, round(h * s)), max(1, round(w * s))))
         if mask is not None:
             mask = _resize(mask, work.shape[-2:])
-        dreamed = self.dream(work, mask)
+        dreamed = self.continue_dream(work, mask) if warm else self.dream(work, mask)
         if s < 1.0:   # add the dreamed detail at full resolution
             dreamed = x + _resize(dreamed - work, (h, w))
         return dreamed.clamp(0.0, 1.0)[0].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32)

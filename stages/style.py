@@ -8,7 +8,9 @@ method: optimize
     style (relu1_1..relu5_1) + total variation, on VGG19 features (ImageNet weights when cached, else
     seeded random weights, which still carry texture statistics: He et al. 2016, Ustyuzhaninov et al. 2017).
     With init= (the warped previous result) it starts there and runs init_iterations, for coherent video.
-Common: strength blends the result with the input (1 = fully styled); max_size caps the working size.
+Common: strength blends the result with the input (1 = fully styled); max_size caps the working size;
+use_depth auto (default: after a depth stage with output mask, the blend is weighted per pixel by its mask,
+FrameContext.mask: the near parts, or the background with depth focus far, are stylised more) | false.
 """
 from __future__ import annotations
 
@@ -90,18 +92,22 @@ class StyleStage(Stage):
     def __init__(self, device="cpu", method="fast", model=None, strength=1.0, max_size=None,
                  style_image=None, weights="auto", seed=0, num_iterations=60, init_iterations=None,
                  optimizer="lbfgs", lr=0.02, content_weight=1.0, style_weight=10.0, tv_weight=3.0,
-                 temporal_weight=0.0, style_scale=1.0, **params):
+                 temporal_weight=0.0, style_scale=1.0, use_depth="auto", **params):
         super().__init__(device=device, **params)
         if params:
             raise UserError(f"style: unknown parameter(s) {', '.join(sorted(params))}; known: method, model, "
                             "strength, max_size, style_image, weights, seed, num_iterations, init_iterations, "
-                            "optimizer, lr, content_weight, style_weight, tv_weight, temporal_weight, style_scale")
+                            "optimizer, lr, content_weight, style_weight, tv_weight, temporal_weight, style_scale, use_depth")
         if method not in ("fast", "optimize"):
             raise UserError(f"style: method {method!r} is unknown; use method: fast or method: optimize")
         if optimizer not in ("lbfgs", "adam"):
             raise UserError(f"style: optimizer {optimizer!r} is unknown; use lbfgs or adam")
         if not 0.0 <= float(strength) <= 1.0:
             raise UserError(f"style: strength {strength} is outside [0, 1]; pass a value from 0 to 1")
+        if use_depth not in ("auto", False):
+            raise UserError(f"style: use_depth must be auto or false, got {use_depth!r}; auto weights the style by "
+                            "the mask of a depth stage before it")
+        self.use_depth, self.mask_phrase = use_depth, None
         self.device = torch.device(device)
         self.method, self.strength, self.max_size = method, float(strength), max_size
         self.uses_init = method == "optimize"
@@ -132,8 +138,19 @@ class StyleStage(Stage):
         self._line = (f"style: Gatys optimisation ({optimizer}, {self.num_iterations} it, {self.init_iterations} "
                       f"from init) towards {style_path.name} on {backbone.describe()}")
 
+    handles_mask = True
+
     def describe(self) -> str:
         return self._line
+
+    def place(self, before, after, mask_from=None) -> None:
+        phrase = getattr(mask_from, "mask_phrase", None) if self.use_depth == "auto" else None
+        self.mask_phrase = phrase() if callable(phrase) else None
+
+    def effect(self) -> str:
+        how = "fast neural style" if self.method == "fast" else "Gatys optimisation"
+        line = f"repaints the picture it receives in the style ({how}, strength {self.strength:g})"
+        return line + (f", {self.mask_phrase}" if self.mask_phrase else "")
 
     def process(self, frame: np.ndarray, ctx: FrameContext, init: np.ndarray | None = None) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -143,8 +160,11 @@ class StyleStage(Stage):
         else:
             y = self._optimize(x, None if init is None else to_tensor(init, self.device))
         y = resize(y, (h, w)).clamp(0, 1)
-        if self.strength < 1.0:
-            y = self.strength * y + (1.0 - self.strength) * x
+        weight = self.strength
+        if ctx.mask is not None and self.use_depth == "auto":
+            weight = self.strength * torch.from_numpy(np.ascontiguousarray(ctx.mask, dtype=np.float32)).to(y)
+        if not isinstance(weight, float) or weight < 1.0:
+            y = weight * y + (1.0 - weight) * x
         return to_image(y)
 
     @torch.no_grad()

@@ -259,3 +259,56 @@ def test_bf16_autocast_and_other_layers(frames):
         DreamStage(network="vgg19", layer="features.99")
     with pytest.raises(UserError, match="unknown network"):
         DreamStage(network="alexnet")
+
+
+def test_warm_started_frames_run_fewer_steps_and_stay_close_to_full_iteration_frames(media_dir):
+    """Default settings on benchmarks/dream_speed.py's clip (franck.mp4 from frame 100, 128 px), fewer frames.
+    There, over 12 frames, warm-started frames were 27.2 dB from the full-iteration frames (per-frame dreaming:
+    26.8 dB; 29.7 dB over 8 frames: full-iteration dreaming drifts as it re-dreams its own output); 26 dB
+    over 4 frames leaves room for other builds' rounding."""
+    from evaluation.metrics import psnr
+    from stages import apply_stages
+
+    clip = [to_float(f) for f in read_frames(media_dir / "franck.mp4", list(range(100, 104)), size=(160, 128))]
+    warm, full = DreamStage(precision="fp32"), DreamStage(precision="fp32", warm_start=False)
+    steps = {id(warm): [], id(full): []}
+    outputs = {}
+    for stage in (warm, full):
+        frames = []
+        for frame in apply_stages(clip, [stage], report=lambda line: None):
+            frames.append(frame)
+            steps[id(stage)].append(stage.last_iterations)
+        outputs[id(stage)] = np.stack(frames)
+    first = warm.fixed["num_octaves"] * warm.fixed["num_iterations"]
+    assert steps[id(full)] == [first] * len(clip)
+    assert steps[id(warm)][0] == first
+    assert all(1 <= n <= warm.warm_iterations < first for n in steps[id(warm)][1:]), steps[id(warm)]
+    later_warm, later_full = outputs[id(warm)][1:], outputs[id(full)][1:]
+    distance = psnr(later_warm, later_full)
+    assert distance > 26.0, distance
+    assert distance > psnr(np.stack(clip[1:]), later_full) + 5   # it keeps the dream, not the raw frames
+    assert "later frames warm-started" in warm.describe()
+    assert 0 < warm.later_frame_share() <= warm.warm_iterations / first
+
+
+def test_precision_auto_uses_bf16_on_cpu_only_where_it_is_native(monkeypatch):
+    monkeypatch.setattr(stages.dream, "native_bf16_cpu", lambda: False)
+    assert DreamStage(**FAST).autocast_dtype is None
+    monkeypatch.setattr(stages.dream, "native_bf16_cpu", lambda: True)
+    stage = DreamStage(**FAST)
+    assert stage.autocast_dtype == torch.bfloat16 and "bfloat16 (native on this CPU)" in stage.describe()
+    assert DreamStage(precision="fp32", **FAST).autocast_dtype is None
+
+
+def test_use_depth_auto_follows_the_depth_stage_mask_and_false_ignores_it(frames):
+    frame = frames[0]
+    mask = np.zeros(frame.shape[:2], np.float32)
+    mask[:, : frame.shape[1] // 2] = 1.0
+    ctx = FrameContext(0, depth=1 - mask, mask=mask)   # the mask, not the depth, decides
+    diff = np.abs(DreamStage(**FAST).process(frame, ctx) - frame).mean(axis=2)
+    w = frame.shape[1]
+    assert diff[:, : w // 2 - 4].mean() > CHANGED / 2 and diff[:, w // 2 + 4:].max() == 0.0
+    free = np.abs(DreamStage(use_depth=False, **FAST).process(frame, ctx) - frame).mean(axis=2)
+    assert free[:, w // 2 + 4:].mean() > CHANGED / 2
+    with pytest.raises(UserError, match="use_depth must be auto, true or false"):
+        DreamStage(use_depth="sometimes")
