@@ -53,7 +53,8 @@ def cpu_line() -> str:
         info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
                     if ":" in line)
         info = {k.strip(): v.strip() for k, v in info.items()}
-        model = f"{info.get('model name', model)} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
+        model = (f"{info.get('model name', model)} (family {info.get('cpu family', '?')}, "
+                 f"model {info.get('model', '?')})")
     except OSError:
         pass
     return (f"CPU: {model}, {torch.get_num_threads()} torch threads; torch {torch.__version__} kernels "

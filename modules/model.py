@@ -1,4 +1,5 @@
-"""Train-time full models: generator losses (perceptual, pixel, mouth, GAN, feature matching, equivariance), discriminator loss."""
+"""Train-time full models: generator losses (perceptual, pixel, mouth, GAN, feature matching, equivariance) and the
+discriminator loss."""
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -370,7 +370,8 @@ class DepthStage(Stage):
             raise UserError(f"stages_params.depth.mask_power must be a number above 0, got {power!r}")
         if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
                                       or not 0 < threshold < 1):
-            raise UserError(f"stages_params.depth.threshold must be a depth between 0 and 1 (or null), got {threshold!r}")
+            raise UserError("stages_params.depth.threshold must be a depth between 0 and 1 (or null), "
+                            f"got {threshold!r}")
         self.asked = "colormap" if options["output"] == "color" else options["output"]
         self.output = "colormap" if self.asked == "auto" else self.asked   # alone until place() says otherwise
         self.focus, self.mask_power, self.threshold = options["focus"], float(power), threshold

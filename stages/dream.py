@@ -21,8 +21,9 @@ dreamed detail to the next octave. Parameters (stages_params.dream):
   (depth ** depth_str, 1 = near; a binary mask; the background); blend: share of init= (the previous
   dreamed frame warped onto this one) in the starting image of a full-schedule frame, as sequence DeepDream
   does; warm_start (default on): a frame with init= (every frame after the first, with smoothing on) starts
-  from init= itself (already the frame wherever the warp is unreliable) and runs only full-size steps, until the objective is back to warm_target x the last full dream's (or warm_iterations
-  steps); the first frame, and any frame without init=, gets the full octave schedule; max_size: dream at
+  from init= itself (already the frame wherever the warp is unreliable) and runs only full-size steps, until
+  the objective is back to warm_target x the last full dream's (or warm_iterations steps); the first frame,
+  and any frame without init=, gets the full octave schedule; max_size: dream at
   most this long side (detail upsampled); precision auto (bf16 autocast on CUDA, and on CPUs with native
   bf16: AVX512-BF16 or AMX; else fp32) | fp32 | bf16 | fp16; smooth (gradient blur, px) and neutral_color
   (no global colour drift).

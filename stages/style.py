@@ -97,7 +97,8 @@ class StyleStage(Stage):
         if params:
             raise UserError(f"style: unknown parameter(s) {', '.join(sorted(params))}; known: method, model, "
                             "strength, max_size, style_image, weights, seed, num_iterations, init_iterations, "
-                            "optimizer, lr, content_weight, style_weight, tv_weight, temporal_weight, style_scale, use_depth")
+                            "optimizer, lr, content_weight, style_weight, tv_weight, temporal_weight, style_scale, "
+                            "use_depth")
         if method not in ("fast", "optimize"):
             raise UserError(f"style: method {method!r} is unknown; use method: fast or method: optimize")
         if optimizer not in ("lbfgs", "adam"):

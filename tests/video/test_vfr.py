@@ -106,7 +106,8 @@ def test_demo_keeps_variable_frame_rate_timing_and_audio(vfr_clip, files, media_
 
     result = tmp_path / "result.mp4"
     code = demo.main(["--source", str(media_dir / "audrey.jpg"), "--driving", str(vfr_clip), "--visualize",
-                      "--size", "64", "--no_crop", "--output_mode", "generator", "--checkpoint", str(files / "model.pth.tar"), "--result_video", str(result),
+                      "--size", "64", "--no_crop", "--output_mode", "generator",
+                      "--checkpoint", str(files / "model.pth.tar"), "--result_video", str(result),
                       "--device", "cpu"])
     assert code == 0
     # --visualize: source | driving | result, each 64 px plus a 1 px border; the middle panel is the driving frame
