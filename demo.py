@@ -388,8 +388,9 @@ class Demo:
             # the animation's motion maps the model's frame onto the source: it fits the output only
             # without a crop (with one, the stages estimate optical flow on the pasted frames instead)
             frames = self.apply_stages(frames, self.stage_names, self.stage_params,
-                                       device=self.model.device, report=print,
+                                       device=self.model.device, report=print, total=self.info.num_frames,
                                        motions=None if self.crop else iter(motions.popleft, None))
+        stage_run = frames if self.apply_stages is not None else None  # seconds per frame per stage, for the bar
         params = dict(self.model.config.get("visualizer_params", {}))
         if args.visualize:  # keypoint discs sized for the panels (the config's size is for 256 pixels)
             scale = max(1.0, self.out_size[1] / max(self.model_h, 256))
@@ -405,6 +406,8 @@ class Demo:
                 if args.visualize:
                     image = self._visualize(visualizer, image, source, source_kp, *pending.popleft())
                 writer.write(image)
+                if stage_run is not None:
+                    bar.set_postfix_str(stage_run.summary(), refresh=False)
                 bar.update(1)
         print(f"wrote {writer.num_frames} frames at {float(writer.fps):.3f} fps to {args.result_video}")
 
