@@ -144,7 +144,8 @@ class Demo:
 
     def __init__(self, args):
         from engine.animate import Animator, FaceFollower, small_source_warning
-        from video import VideoWriter, frame_times, load_image, probe, refuse_input_as_output
+        from output_paths import check_output_file
+        from video import VideoWriter, frame_times, load_image, probe
 
         self.args = args
         self.source_path = _default(args.source, DEFAULT_SOURCE)
@@ -157,8 +158,8 @@ class Demo:
             raise UserError(f"--crop_scale must be at least 1, got {args.crop_scale}")
         if args.face < 0:
             raise UserError(f"--face must be 0 (the largest face) or more, got {args.face}")
-        refuse_input_as_output(args.result_video, {"--driving": self.driving_path, "--source": self.source_path},
-                               "--result_video")
+        check_output_file(args.result_video, "--result_video",
+                          inputs={"--driving": self.driving_path, "--source": self.source_path})
         self.fullres = args.output_mode == "fullres"
         self.source_image = self._output_photo(load_image(self.source_path))
         self.info = probe(self.driving_path)

@@ -54,19 +54,31 @@ def _check_folder_for(folder: str, flag: str, create: bool) -> None:
         raise UserError(f"cannot write in {existing} ({why}); choose another {flag} in a folder you can write to")
 
 
-def check_output_file(path, flag: str, inputs=(), make_folder: bool = False) -> None:
+def check_output_file(path, flag: str, inputs=None, make_folder: bool = False) -> None:
     """UserError unless a file can be written at `path`: its folder exists (or, with make_folder, can be made)
-    and is writable, `path` is not a folder, and it is none of `inputs` (an input is never overwritten).
-    Creates nothing."""
+    and is writable, `path` is not a folder, and it is none of `inputs` ({flag: path} or (flag, path) pairs:
+    an input is never overwritten). Creates nothing."""
     path = os.fspath(path)
     if os.path.isdir(path):
         example = os.path.join(path, "result" + (os.path.splitext(path)[1] or ".mp4"))
         raise UserError(f"{flag} {path} is an existing folder; pass a file path such as {example}")
     _check_folder_for(os.path.dirname(os.path.abspath(path)), flag, create=make_folder)
-    for item in inputs:
-        if item is not None and os.path.exists(path) and os.path.exists(item) and os.path.samefile(path, item):
-            raise UserError(f"{flag} {path} is the input {item}; writing it would destroy the input, "
-                            "choose another file name")
+    refuse_input_as_output(path, inputs or {}, flag)
+
+
+def refuse_input_as_output(output, inputs, flag: str) -> None:
+    """One UserError line if `output` is the same file as one of `inputs` ({flag: path} or (flag, path) pairs).
+
+    Real files are compared (os.path.samefile): symlinks, hard links and other spellings of the same
+    path count as the same file, so writing the output could never replace an input.
+    """
+    out = os.fspath(output)
+    if not os.path.exists(out):
+        return
+    for input_flag, item in (inputs.items() if isinstance(inputs, dict) else inputs):
+        if item is not None and os.path.exists(item) and os.path.samefile(out, item):
+            raise UserError(f"{flag} {out} is the same file as {input_flag} {os.fspath(item)}: writing it would "
+                            f"replace the input; choose another {flag}")
 
 
 def check_output_folder(path, flag: str) -> None:

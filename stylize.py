@@ -94,7 +94,7 @@ def run(args) -> int:
     from engine.inference import resolve_device
     from output_paths import check_output_file
     from stages.pipeline import apply_stages
-    from video import VideoWriter, frame_times, iter_frames, probe, refuse_input_as_output
+    from video import VideoWriter, frame_times, iter_frames, probe
 
     if args.frames is not None and args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
@@ -102,8 +102,7 @@ def run(args) -> int:
         raise UserError(f"--start must be 0 or more, got {args.start}")
     if args.max_side is not None and args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
-    refuse_input_as_output(args.output, {"--input": args.input}, "--output")
-    check_output_file(args.output, "--output")
+    check_output_file(args.output, "--output", inputs={"--input": args.input})
     resolve_device(args.device)  # an unknown name or a missing GPU: one line before any work
     info = probe(args.input)
     if args.start >= info.num_frames:

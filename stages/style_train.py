@@ -185,7 +185,8 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
     o = options
     if not str(o.out).endswith(".pth"):
         raise UserError(f"--out {o.out}: the model file must end in .pth")
-    check_output_file(o.out, "--out", inputs=[o.style, *o.content], make_folder=True)  # save makes the folder
+    check_output_file(o.out, "--out", inputs=[("--style", o.style), *(("--content", c) for c in o.content)],
+                      make_folder=True)  # save makes the folder
     _check_numbers(o)
     t0 = time.time()
     deadline = t0 + o.minutes * 60 if o.minutes is not None else float("inf")

@@ -38,22 +38,6 @@ def _codec_args(codec: str, crf: int) -> list[str]:
                    "-color_range", "tv"]
 
 
-def refuse_input_as_output(output: str | os.PathLike, inputs: dict[str, str | os.PathLike],
-                           flag: str) -> None:
-    """One UserError line if `output` is the same file as one of `inputs` ({flag: path}).
-
-    Real files are compared (os.path.samefile): symlinks, hard links and other spellings of the same
-    path count as the same file, so writing the output could never replace an input.
-    """
-    out = os.fspath(output)
-    if not os.path.exists(out):
-        return
-    for input_flag, path in inputs.items():
-        if path is not None and os.path.exists(path) and os.path.samefile(out, path):
-            raise UserError(f"{flag} {out} is the same file as {input_flag} {os.fspath(path)}: writing it would "
-                            f"replace the input; choose another {flag}")
-
-
 def repeat_counts(timestamps, fps: Fraction | float) -> np.ndarray:
     """How many times each frame shown at `timestamps` (seconds) appears in a constant-rate video at `fps`.
 
@@ -92,7 +76,7 @@ class VideoWriter:
         """`flag` names the option that gave `path` in error messages (e.g. --result_video)."""
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
-        check_output_file(self.path, flag, inputs=[audio_from])
+        check_output_file(self.path, flag, inputs={"the audio source": audio_from})
         self.ext = os.path.splitext(self.path)[1].lower()
         if self.ext not in VIDEO_EXTENSIONS:
             raise UserError(f"cannot write video {self.path}: unknown extension {self.ext!r}; use one of "
