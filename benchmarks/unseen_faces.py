@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import demo  # noqa: E402
-from benchmarks.motion_transfer import face_signals  # noqa: E402
+from benchmarks.motion_transfer import track as signals  # noqa: E402
 from evaluation.metrics import psnr  # noqa: E402
 from faces import get_backend  # noqa: E402
 from video import VideoWriter, iter_frames, load_image, read_frames  # noqa: E402
@@ -86,14 +86,6 @@ def still_clip(driving: str, path: Path, frames: int) -> None:
     with VideoWriter(path, fps=25) as writer:
         for _ in range(frames):
             writer.write(first)
-
-
-def signals(path, backend) -> np.ndarray:
-    rows = []
-    for frame in iter_frames(path):
-        landmarks = backend.landmarks(frame)
-        rows.append(face_signals(landmarks) if landmarks is not None else (np.nan,) * 3)
-    return np.array(rows)
 
 
 def identity_distance(path, reference: np.ndarray, backend, every: int = 10) -> float:
