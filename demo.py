@@ -339,8 +339,7 @@ class Demo:
         from engine.fullres import FullResComposer
 
         # the generator's redraw of the source with no motion: its fixed colour error on this face
-        reference = next(self.animator.run([source], initial=self.animator.initial_keypoints(source),
-                                           return_motion=True))
+        reference = next(self.animator.run([source], initial=self.animator.source_kp, return_motion=True))
         return FullResComposer(self.source_image, self.source_box, source, reference.image,
                                reference_occlusion=reference.occlusion)
 
