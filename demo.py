@@ -14,11 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cli_types import finite_float, non_negative_int
 from errors import UserError, run_cli
+from faces.crop import crop_resize, resize_image
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-128.pth.tar"
@@ -91,13 +91,6 @@ def parse_args(argv=None):
 
 def _default(path: str | None, default: str) -> str:
     return path if path is not None else str(ROOT / default)
-
-
-def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = width < image.shape[1] or height < image.shape[0]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 def _kp_in_image(kp: np.ndarray, box, shape) -> np.ndarray:
@@ -246,7 +239,7 @@ class Demo:
                   "photo's own size")
             return photo
         scale = side / longest  # even sides: 4:2:0 video needs them (the writer would pad an odd one)
-        return _resize(photo, max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
+        return resize_image(photo, max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
 
     def _source_box(self):
         """The source face's crop box (snapped to whole pixels), or None to animate the whole frame."""
@@ -285,7 +278,6 @@ class Demo:
         Without a crop, ffmpeg scales the frames to the model's size (the original stretches them too).
         crop_size overrides the model input size (used for the landmark pass of --find_best_frame).
         """
-        from faces.crop import crop_resize
         from video import iter_frames
 
         if not self.crop:
@@ -302,7 +294,6 @@ class Demo:
     def source_input(self, side: int | None = None) -> np.ndarray:
         """The source as the model sees it (side: the landmark pass's size instead of the model's)."""
         from datasets.sources import fit_frame
-        from faces.crop import crop_resize
 
         if self.crop:
             return crop_resize(self.source_image, self.source_box, side or self.model_h)
@@ -349,7 +340,7 @@ class Demo:
         if self.composer is not None:
             image = self.composer.compose(animated.image, animated.deformation, animated.occlusion)
         else:
-            image = animated.image if self.crop else _resize(animated.image, *self.out_size)
+            image = animated.image if self.crop else resize_image(animated.image, *self.out_size)
         return _paste(self.source_image, image, self.source_box) if self.crop else image
 
     def run(self) -> None:
@@ -415,13 +406,13 @@ class Demo:
         height, width = image.shape[:2]
         if not self.crop:
             photo = self.source_image if self.fullres else source
-            columns = [(_resize(photo, width, height), source_kp),
-                       (_resize(model_input.astype(np.float32) / 255, height, height), animated.kp_driving),
+            columns = [(resize_image(photo, width, height), source_kp),
+                       (resize_image(model_input.astype(np.float32) / 255, height, height), animated.kp_driving),
                        (image, animated.kp)]
             return visualizer.row(columns)
         frame_width = max(1, round(frame.shape[1] * height / frame.shape[0]))
         columns = [(self.source_image, _kp_in_image(source_kp, self.source_box, self.source_image.shape)),
-                   (_resize(frame.astype(np.float32) / 255, frame_width, height),
+                   (resize_image(frame.astype(np.float32) / 255, frame_width, height),
                     _kp_in_image(animated.kp_driving, box, frame.shape)),
                    (image, _kp_in_image(animated.kp, self.source_box, self.source_image.shape))]
         return visualizer.row(columns)

@@ -22,7 +22,7 @@ from datasets import FramesDataset  # noqa: E402
 from engine.animate import Animator  # noqa: E402
 from engine.fullres import DEFAULT_TRUST, FullResComposer  # noqa: E402
 from engine.inference import load_model  # noqa: E402
-from engine.reconstruction import _resize  # noqa: E402
+from engine.reconstruction import upscaled  # noqa: E402
 from evaluation.metrics import psnr, ssim  # noqa: E402
 
 SWEEP = ((0.0, 1.0), (0.3, 0.6), (0.5, 0.8), (0.7, 0.95), (0.9, 1.0))
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
                 composers[name] = FullResComposer(first, None, animator.prepare(first), reference.image, trust=(lo, hi),
                                                   reference_occlusion=reference.occlusion if relative else None)
         for animated, real in zip(animator.run(frames, initial=initial, return_motion=True), frames):
-            outputs = {"generator (upscaled)": _resize(animated.image, real.shape[:2])}
+            outputs = {"generator (upscaled)": upscaled(animated.image, real.shape[:2])}
             for name, composer in composers.items():
                 outputs[name] = composer.compose(animated.image, animated.deformation, animated.occlusion)
             for name, image in outputs.items():

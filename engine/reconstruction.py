@@ -32,7 +32,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -47,6 +46,7 @@ from errors import UserError
 from evaluation import MetricContext, Stats, build_metrics, metric_names
 from evaluation.metrics import METRICS
 from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
+from faces.crop import resize_image
 from video import VIDEO_EXTENSIONS, VideoWriter, probe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,15 +110,13 @@ class System:
             if self.composer is not None:
                 out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion))
             else:
-                out.append(_resize(animated.image, size))
+                out.append(upscaled(animated.image, size))
         return out
 
 
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The generator's frame at the evaluation size (bicubic, as a user's upscaled output), in [0, 1]."""
-    if image.shape[:2] == tuple(size):
-        return image
-    return np.clip(cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_CUBIC), 0, 1)
+def upscaled(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The generator's frame at the evaluation size (H, W), as demo.py resizes it, clipped to [0, 1]."""
+    return np.clip(resize_image(image, size[1], size[0]), 0, 1)
 
 
 def _model_networks(checkpoint, config: dict, config_path, device):

@@ -1,4 +1,4 @@
-"""Box arithmetic and face crops: expand a box, IoU, crop-and-resize, and paste a face back into its frame."""
+"""Box arithmetic and face crops: expand a box, IoU, resize, crop-and-resize, and paste a face back into its frame."""
 from __future__ import annotations
 
 import cv2
@@ -38,6 +38,14 @@ def pixel_box(box: Box) -> tuple[int, int, int, int]:
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
+def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`image` at width x height: area averaging where it shrinks, bicubic where it grows (unchanged if equal)."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = width < image.shape[1] or height < image.shape[0]
+    return cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
 def crop_resize(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     """The `box` region of `image` resized to size x size; where the box leaves the image, the border
     pixels are replicated (no black bars). A non-square box is stretched to the square."""
@@ -46,10 +54,7 @@ def crop_resize(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     rows = np.clip(np.arange(y0, y1), 0, height - 1)
     cols = np.clip(np.arange(x0, x1), 0, width - 1)
     patch = image[rows[:, None], cols[None, :]]
-    shrinking = patch.shape[0] > size or patch.shape[1] > size
-    resized = cv2.resize(patch, (int(size), int(size)),
-                         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-    return resized.reshape((size, size) + image.shape[2:])
+    return resize_image(patch, int(size), int(size)).reshape((size, size) + image.shape[2:])
 
 
 def feather_mask(height: int, width: int, feather: float) -> np.ndarray:
