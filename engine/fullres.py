@@ -105,14 +105,14 @@ class FullResComposer:
             out_size = (max(1, int(round(x1 - x0))), max(1, int(round(y1 - y0))))
         self.out_w, self.out_h = int(out_size[0]), int(out_size[1])
         self.trust = (float(trust[0]), float(trust[1]))
-        self.model_h, self.model_w = model_source.shape[:2]
         # low frequencies: about 1/40 of the model frame (3.2 pixels at 128, 6.4 at 256)
-        self.sigma = float(shading_sigma) if shading_sigma is not None else max(self.model_h, self.model_w) / 40
-        self.model_source = _image_tensor(model_source)
-        self.reference = _image_tensor(reference)
+        self.sigma = float(shading_sigma) if shading_sigma is not None else max(model_source.shape[:2]) / 40
+        reference = _image_tensor(reference)
+        colour = _gaussian_blur(_image_tensor(model_source) - reference, self.sigma)  # the photo's colours
+        # what every frame moves along the deformation, at the model's size: colours, then the no-motion redraw
+        self.moved = torch.cat([colour, reference], dim=1)
         self.reference_occlusion = None if reference_occlusion is None else \
             torch.from_numpy(np.ascontiguousarray(reference_occlusion, dtype=np.float32))[None, None]
-        self.colour = _gaussian_blur(self.model_source - self.reference, self.sigma)  # the photo's colours, model size
 
     # ------------------------------------------------------------------ coordinates
 
@@ -178,11 +178,10 @@ class FullResComposer:
         grid = self.photo_grid(deformation)
         sharp = F.grid_sample(self.photo, grid, mode="bicubic", padding_mode="border", align_corners=False)
         pred = _image_tensor(prediction)
-        colour = self._model_warp(self.colour, deformation)
-        painted = self._up(pred + colour)
+        moved = self._model_warp(self.moved, deformation)  # one grid for both
+        painted = self._up(pred + moved[:, :3])
         if shading:  # the zero-motion redraw moved along: what the prediction would be with no new shading
-            expected = self._model_warp(self.reference, deformation)
-            sharp = sharp + self._up(_gaussian_blur(pred - expected, self.sigma))
+            sharp = sharp + self._up(_gaussian_blur(pred - moved[:, 3:], self.sigma))
         alpha = self.weight(occlusion, grid, deformation)
         out = alpha * sharp + (1 - alpha) * painted
         return np.ascontiguousarray(_image_array(out.clamp(0, 1)))
