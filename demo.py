@@ -293,7 +293,7 @@ class Demo:
 
     def source_input(self, side: int | None = None) -> np.ndarray:
         """The source as the model sees it (side: the landmark pass's size instead of the model's)."""
-        from datasets.sources import fit_frame
+        from footage.sources import fit_frame
 
         if self.crop:
             return crop_resize(self.source_image, self.source_box, side or self.model_h)

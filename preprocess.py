@@ -17,7 +17,7 @@ from errors import run_cli
 
 
 def parse_args(argv=None):
-    from datasets.preprocess import FORMATS, SPLIT_BY, PreprocessOptions
+    from footage.preprocess import FORMATS, SPLIT_BY, PreprocessOptions
 
     d = PreprocessOptions()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,7 +77,7 @@ def parse_args(argv=None):
 
 def _main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from datasets.preprocess import PreprocessOptions, build_dataset
+    from footage.preprocess import PreprocessOptions, build_dataset
 
     args = parse_args(argv)
     options = PreprocessOptions(
@@ -91,8 +91,8 @@ def _main(argv=None) -> None:
     if args.input or args.photos or not args.landmarks:
         build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
     if args.landmarks:
-        from datasets.landmarks import annotate_dataset
         from faces import get_backend
+        from footage.landmarks import annotate_dataset
 
         backend = get_backend(args.face_backend, landmarks=True)
         logging.info("%s", backend.describe())

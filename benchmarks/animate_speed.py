@@ -41,7 +41,7 @@ MEDIA = ROOT.parent / "shared" / "media"
 
 def driving_frames(count: int, size: int, start: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
     """(source, driving frames) as HxWx3 float32 at size x size."""
-    from datasets.sources import fit_frame
+    from footage.sources import fit_frame
 
     video_path = MEDIA / "franck.mp4"
     if video_path.is_file():

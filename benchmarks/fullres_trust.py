@@ -18,12 +18,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datasets import FramesDataset  # noqa: E402
 from engine.animate import Animator  # noqa: E402
 from engine.fullres import DEFAULT_TRUST, FullResComposer  # noqa: E402
 from engine.inference import load_model  # noqa: E402
 from engine.reconstruction import upscaled  # noqa: E402
 from evaluation.metrics import psnr, ssim  # noqa: E402
+from footage import FramesDataset  # noqa: E402
 
 SWEEP = ((0.0, 1.0), (0.3, 0.6), (0.5, 0.8), (0.7, 0.95), (0.9, 1.0))
 

@@ -21,11 +21,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datasets.sources import fit_frame  # noqa: E402
 from engine.hardware import cpu_summary  # noqa: E402
 from engine.inference import load_model  # noqa: E402
 from errors import run_cli  # noqa: E402
 from evaluation.metrics import l1_distance, psnr  # noqa: E402
+from footage.sources import fit_frame  # noqa: E402
 from video.image import load_image  # noqa: E402
 
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "stillmotion-vox-128.pth.tar"

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.sources import fit_frame
 from engine.hardware import bf16_native
 from errors import UserError
+from footage.sources import fit_frame
 from modules.normalize import movement_scale, normalize_kp
 
 log = logging.getLogger(__name__)

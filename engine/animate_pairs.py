@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets import FramesDataset, PairedDataset
 from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks
@@ -23,6 +22,7 @@ from engine.inference import resolve_device
 from engine.rundir import next_run_dir, prepare_run_dir
 from engine.visualize import Visualizer
 from errors import UserError
+from footage import FramesDataset, PairedDataset
 from video import VIDEO_EXTENSIONS, VideoWriter, probe
 
 DEFAULT_FPS = 25.0

@@ -53,7 +53,7 @@ _FLIP = {
     "horizontal_flip": (bool, False, False),
     "time_flip": (bool, False, False),
 }
-# each: v (factors from [1 - v, 1 + v]; hue from [-v, v]) or a [low, high] pair (datasets.augmentation.ColorJitter)
+# each: v (factors from [1 - v, 1 + v]; hue from [-v, v]) or a [low, high] pair (footage.augmentation.ColorJitter)
 _JITTER = {
     "brightness": ((float, [float]), False, 0, NON_NEGATIVE),
     "contrast": ((float, [float]), False, 0, NON_NEGATIVE),

@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datasets import FramesDataset
 from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
@@ -47,6 +46,7 @@ from evaluation import MetricContext, Stats, build_metrics, metric_names
 from evaluation.metrics import METRICS
 from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
 from faces.crop import resize_image
+from footage import FramesDataset
 from video import VIDEO_EXTENSIONS, VideoWriter, probe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

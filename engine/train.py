@@ -14,7 +14,6 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets import DatasetRepeater, FramesDataset
 from engine import distributed as D
 from engine.build import build_networks
 from engine.checkpoint import find_resume_checkpoint, load_networks, save_checkpoint
@@ -23,6 +22,7 @@ from engine.rundir import next_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
 from engine.train_log import TrainLog, mean_losses
 from errors import STOP_SIGNALS, UserError
+from footage import DatasetRepeater, FramesDataset
 from modules.model import DiscriminatorFullModel, GeneratorFullModel
 
 log = logging.getLogger(__name__)

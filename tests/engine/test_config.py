@@ -340,7 +340,7 @@ def test_overrides_change_values_and_keep_the_file(tmp_path):
     assert cfg["train_params"]["lr_generator"] == 1e-4
     assert cfg["stages_params"] == {"depth": {"model": "small"}}
     assert cfg["dataset_params"]["augmentation_params"]["rotation_param"] == {"degrees": [-5, 5]}
-    # a [low, high] jitter range, as datasets.augmentation.ColorJitter takes it
+    # a [low, high] jitter range, as footage.augmentation.ColorJitter takes it
     assert cfg["dataset_params"]["augmentation_params"]["jitter_param"]["contrast"] == [0.7, 2.8]
     assert path.read_text() == before
     assert load_config(path)["train_params"]["num_epochs"] == 100

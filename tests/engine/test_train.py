@@ -230,7 +230,7 @@ def test_sigterm_to_the_process_group_writes_an_exit_checkpoint(tiny_dataset, tm
 def test_mouth_loss_trains_from_landmark_files_and_asks_for_them(tiny_dataset, tmp_path):
     import shutil
 
-    from datasets.landmarks import annotate_dataset
+    from footage.landmarks import annotate_dataset
 
     root = tmp_path / "data"
     shutil.copytree(tiny_dataset, root)
@@ -292,13 +292,13 @@ def test_frame_damaged_after_the_dataset_check_is_one_line_from_a_dataloader_wor
                                                                                     monkeypatch):
     import shutil
 
-    import datasets.sources
+    import footage.sources
 
     root = tmp_path / "data"
     shutil.copytree(tiny_dataset, root)
     for frame in (root / "train").glob("*/*.png"):  # every training frame damaged, so the first step meets one
         frame.write_bytes(b"not a png")
-    monkeypatch.setattr(datasets.sources, "frame_file_problem", lambda path: None)  # damage after the check
+    monkeypatch.setattr(footage.sources, "frame_file_problem", lambda path: None)  # damage after the check
     cfg = small_config(root, **{"train_params.num_workers": 1})
     with pytest.raises(UserError) as caught:
         train(cfg, args_for(tmp_path / "run"))

@@ -6,10 +6,10 @@ import pytest
 from dataset_media import FORMATS, LOSSLESS, NUM_FRAMES
 from PIL import Image
 
-import datasets.sources as sources
-from datasets import open_source
-from datasets.sources import FolderSource, StripSource, VideoFileSource
+import footage.sources as sources
 from errors import UserError
+from footage import open_source
+from footage.sources import FolderSource, StripSource, VideoFileSource
 
 KIND = {"folder": FolderSource, "strip": StripSource}
 

@@ -8,9 +8,9 @@ import os
 import pytest
 from test_preprocess import FAST, ffmpeg
 
-from datasets import FramesDataset
-from datasets.preprocess import PreprocessOptions, build_dataset
 from faces import get_backend
+from footage import FramesDataset
+from footage.preprocess import PreprocessOptions, build_dataset
 from video import iter_frames
 
 

@@ -18,7 +18,7 @@ parameters for every frame of the clip. Differences from the original, all bug f
 - resize is bilinear with anti-aliasing by default (the original defaulted to nearest neighbour).
 
 Randomness: every draw comes from the `rng` passed to __call__ (a numpy Generator) or, when it is None,
-from numpy's global state (np.random), which DataLoader workers seed via datasets.worker_init_fn.
+from numpy's global state (np.random), which DataLoader workers seed via footage.worker_init_fn.
 """
 from __future__ import annotations
 

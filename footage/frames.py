@@ -11,7 +11,7 @@ Items (same keys and shapes as the original):
     is_train=False: {'video': (3,T,H,W) float32, 'name': str}
 With mouth_mask=True (ours; training only) a training item also has 'driving_mouth', a (1,H,W) float32
 soft mask of the driving frame's mouth region, drawn from the landmark files that `preprocess.py
---landmarks` writes (datasets/landmarks.py; a `landmarks/` folder beside the videos is never a video)
+--landmarks` writes (footage/landmarks.py; a `landmarks/` folder beside the videos is never a video)
 and augmented with the frames.
 and, for reconstruction without holding whole videos, `iter_video(idx)` streams (3,H,W) frames.
 
@@ -34,11 +34,11 @@ import torch
 from PIL import UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from datasets.augmentation import AllAugmentationTransform
-from datasets.landmarks import LANDMARKS_DIR, load_landmarks
-from datasets.sources import SOURCE_KINDS, FrameSource, is_source_path, open_source
 from errors import UserError
 from faces.mouth import mouth_mask
+from footage.augmentation import AllAugmentationTransform
+from footage.landmarks import LANDMARKS_DIR, load_landmarks
+from footage.sources import SOURCE_KINDS, FrameSource, is_source_path, open_source
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import torch
 from dataset_media import NUM_FRAMES, place, write_format
 from torch.utils.data import DataLoader
 
-from datasets import DatasetRepeater, FramesDataset, worker_init_fn
-from datasets.sources import FrameSource
 from errors import UserError
+from footage import DatasetRepeater, FramesDataset, worker_init_fn
+from footage.sources import FrameSource
 
 SHAPE = (64, 64, 3)
 # (split, name in the dataset, clip, format); folders are named like videos, as in FOMM's vox/taichi

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import video
-from datasets import FramesDataset
-from datasets.preprocess import PreprocessOptions, build_dataset, detect_faces
-from datasets.synthetic import MotionRange, smooth_curve, square_crop, synthetic_frames
 from errors import UserError
+from footage import FramesDataset
+from footage.preprocess import PreprocessOptions, build_dataset, detect_faces
+from footage.synthetic import MotionRange, smooth_curve, square_crop, synthetic_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 64

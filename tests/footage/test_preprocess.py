@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 import video
-from datasets import FramesDataset
-from datasets.frames import identity_of
-from datasets.preprocess import (
+from errors import UserError
+from faces.crop import crop_resize
+from footage import FramesDataset
+from footage.frames import identity_of
+from footage.preprocess import (
     FaceTracker,
     PreprocessOptions,
     Span,
@@ -25,8 +27,6 @@ from datasets.preprocess import (
     plan_clips,
     stream,
 )
-from errors import UserError
-from faces.crop import crop_resize
 
 SIZE = 64
 NAME_RE = re.compile(r"^(?P<stem>[^#]+)#(?P<track>\d{3})#(?P<start>\d{6})#(?P<end>\d{6})\.mp4$")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from dataset_media import NUM_FRAMES, place
 
-from datasets import FramesDataset, PairedDataset
 from errors import UserError
+from footage import FramesDataset, PairedDataset
 
 SHAPE = (64, 64, 3)
 TEST_VIDEOS = {"franck#t.mov": ("franck", "mov"), "cap#t.mp4": ("cap", "mp4"), "cap#f.mp4": ("cap", "folder")}

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from dataset_media import write_format
 
-from datasets import FramesDataset
-from datasets.landmarks import landmarks_path, load_landmarks
 from errors import UserError
 from faces.mouth import mouth_mask
+from footage import FramesDataset
+from footage.landmarks import landmarks_path, load_landmarks
 
 FLIPS = {"flip_param": {"horizontal_flip": True, "time_flip": False},
          "jitter_param": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.1}}

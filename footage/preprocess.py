@@ -27,7 +27,7 @@ to "track". `<output>/tracks.csv` lists every written clip. Everything is writte
 folder beside the output, renamed onto `<output>` only at the end.
 
 Face photos (`photos`) become `photo_tracks` training clips each, of `photo_frames` frames of smooth
-synthetic head motion (datasets.synthetic): extra identities for a dataset of few people.
+synthetic head motion (footage.synthetic): extra identities for a dataset of few people.
 """
 from __future__ import annotations
 
@@ -50,12 +50,12 @@ import numpy as np
 from tqdm import tqdm
 
 import video
-from datasets.frames import split_names
-from datasets.synthetic import synthetic_frames
 from errors import UserError, signals_deferred
 from faces import get_backend
 from faces.base import Box
 from faces.crop import crop_resize, expand_box, iou
+from footage.frames import split_names
+from footage.synthetic import synthetic_frames
 from output_paths import check_output_folder
 
 log = logging.getLogger(__name__)
@@ -602,7 +602,7 @@ def _photo_seed(options: PreprocessOptions, clip: Clip) -> int:
 
 
 def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> None:
-    """Render one synthetic-motion track of a photo into folder/<split>/<name> (datasets.synthetic)."""
+    """Render one synthetic-motion track of a photo into folder/<split>/<name> (footage.synthetic)."""
     path = os.path.join(folder, clip.split, clip.name)
     writer = (video.VideoWriter(path, clip.fps, crf=options.crf) if options.format == "mp4" else _PngWriter(path))
     try:
@@ -735,7 +735,7 @@ def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) 
 def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions | None = None,
                   overwrite: bool = False, detect=None, photos: Sequence[str] = ()) -> Summary:
     """Cut the face tracks of every video in `inputs` into a FOMM dataset at `output` (train/, test/,
-    tracks.csv), plus synthetic-motion training tracks of the face `photos` (datasets.synthetic).
+    tracks.csv), plus synthetic-motion training tracks of the face `photos` (footage.synthetic).
     `detect` (frame -> boxes) replaces the face backend, e.g. in tests."""
     options = (options or PreprocessOptions()).check()
     output = os.path.normpath(os.fspath(output))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets import AllAugmentationTransform
+from footage import AllAugmentationTransform
 
 FLIPS = {"flip_param": {"horizontal_flip": True, "time_flip": True}}
 

@@ -82,7 +82,7 @@ def write_landmarks(video_path: str, marks: np.ndarray) -> str:
 
 def dataset_videos(root: str) -> list[str]:
     """Paths of the videos of a dataset folder: root/train and root/test, or root itself, sorted."""
-    from datasets.frames import video_names  # not at the top: datasets.frames imports this module
+    from footage.frames import video_names  # not at the top: footage.frames imports this module
 
     root = str(root)
     if os.path.exists(root) and not os.path.isdir(root):
@@ -101,7 +101,7 @@ def annotate_dataset(root: str, backend=None, detect_side: int = 256, overwrite:
     """
     from tqdm import tqdm
 
-    from datasets.sources import open_source
+    from footage.sources import open_source
 
     videos = dataset_videos(root)
     if not videos:
