@@ -136,7 +136,8 @@ class Demo:
     """One demo run: inputs checked and loaded in __init__ (nothing is written), frames made in run()."""
 
     def __init__(self, args):
-        from engine.animate import Animator, FaceFollower, small_source_warning
+        from engine.animate import Animator, small_source_warning
+        from faces.follow import FaceFollower
         from output_paths import check_output_file
         from video import VideoWriter, frame_times, load_image, probe
 
@@ -243,8 +244,8 @@ class Demo:
 
     def _source_box(self):
         """The source face's crop box (snapped to whole pixels), or None to animate the whole frame."""
-        from engine.animate import source_face_box
         from faces.crop import pixel_box
+        from faces.follow import source_face_box
 
         args = self.args
         if args.crop == "no":
