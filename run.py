@@ -54,9 +54,10 @@ def _main(argv=None) -> None:
 
         check_run_location(args.log_dir, args.run_dir)
     if args.mode == "train":
-        from engine.train import train
+        from engine.train import TrainOptions, train
 
-        train(config, args)
+        train(config, TrainOptions(checkpoint=args.checkpoint, run_dir=args.run_dir, log_dir=args.log_dir,
+                                   config=args.config, device=args.device))
     elif args.mode == "reconstruction":
         from engine.reconstruction import run_reconstruction
 
