@@ -111,3 +111,23 @@ def test_no_import_circle():
     assert "engine.train" in graph and "footage.frames" in graph  # the walk sees the house
     cycles = find_cycles(graph)
     assert not cycles, "import circles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+# lower layers never import higher ones (same layer: allowed); top-level modules not listed are the CLIs
+LAYERS = {"modules": 0, "atomic": 0, "errors": 0, "output_paths": 0, "cli_types": 0,
+          "video": 1, "faces": 1, "motion": 1, "footage": 1,
+          "engine": 2, "stages": 2, "evaluation": 2, "webapp": 3}
+
+
+def test_imports_point_one_way():
+    upward = []
+    for name, deps in sorted(import_graph().items()):
+        layer = LAYERS.get(name.split(".")[0])
+        if layer is None or layer == 3:  # a CLI, or the app (which runs the CLIs' own parse and call)
+            continue
+        for dep in sorted(deps):
+            dep_layer = LAYERS.get(dep.split(".")[0], 4)  # 4: a CLI
+            if dep_layer > layer or (name.startswith("modules") and not dep.startswith("modules")):
+                upward.append(f"{name} -> {dep}")
+    assert not upward, "imports against the arrows (CLIs -> engine/stages/evaluation -> footage/faces/motion/video " \
+                       "-> modules): " + "; ".join(upward)
