@@ -72,6 +72,27 @@ def _panels(job: PhotoAnimation, visualizer, image, source, source_kp, animated,
     return visualizer.row(columns)
 
 
+def _animated(job: PhotoAnimation, initial, pending: collections.deque, motions: collections.deque):
+    """The output image of every driving frame, in order. What --visualize needs of each goes to `pending`,
+    its motion (for the stages' 'motion' flow) to `motions`: the stages may hold frames back."""
+    inputs = collections.deque()  # each driving frame's (frame, model input, box) until its result is out
+
+    def driving_inputs():
+        for frame, model_input, box in job.driving():
+            inputs.append((frame, model_input, box))
+            yield model_input
+
+    want_motion = job.fullres or job.apply_stages is not None
+    for animated in job.animator.run(driving_inputs(), initial=initial, return_motion=want_motion):
+        frame, model_input, box = inputs.popleft()
+        image = output_frame(job, animated)
+        if job.apply_stages is not None and not job.crop:
+            motions.append(animated)
+        if job.options.visualize:
+            pending.append((animated, frame, model_input, box))
+        yield image
+
+
 def write_animation(job: PhotoAnimation) -> None:
     """Animate every driving frame of `job` and write the output video."""
     from tqdm import tqdm
@@ -82,34 +103,16 @@ def write_animation(job: PhotoAnimation) -> None:
     job.animator.set_source(source)
     job.composer = _composer(job, source)
     source_kp = job.animator.source_kp_array
-    inputs = collections.deque()  # each driving frame's (frame, model input, box) until its result is out
     pending = collections.deque()  # what --visualize needs of each result, until the stages return it
     motions = collections.deque()  # each result's motion, for the stages' 'motion' flow
-
-    def driving_inputs():
-        for frame, model_input, box in job.driving():
-            inputs.append((frame, model_input, box))
-            yield model_input
-
-    def results():
-        want_motion = job.fullres or job.apply_stages is not None
-        for animated in job.animator.run(driving_inputs(), initial=initial, return_motion=want_motion):
-            frame, model_input, box = inputs.popleft()
-            image = output_frame(job, animated)
-            if job.apply_stages is not None and not job.crop:
-                motions.append(animated)
-            if visualize:
-                pending.append((animated, frame, model_input, box))
-            yield image
-
-    frames = results()
+    frames = _animated(job, initial, pending, motions)
+    stage_run = None  # with stages: their run, which gives seconds per frame per stage for the bar
     if job.apply_stages is not None:
         # the animation's motion maps the model's frame onto the source: it fits the output only
         # without a crop (with one, the stages estimate optical flow on the pasted frames instead)
-        frames = job.apply_stages(frames, job.stage_names, job.stage_params,
-                                  device=job.model.device, report=print, total=job.info.num_frames,
-                                  motions=None if job.crop else iter(motions.popleft, None))
-    stage_run = frames if job.apply_stages is not None else None  # seconds per frame per stage, for the bar
+        frames = stage_run = job.apply_stages(frames, job.stage_names, job.stage_params,
+                                              device=job.model.device, report=print, total=job.info.num_frames,
+                                              motions=None if job.crop else iter(motions.popleft, None))
     visualizer = _visualizer(job)
     frames = iter(frames)
     first = next(frames, None)  # the first batch: face and stage problems surface before the bar
