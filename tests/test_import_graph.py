@@ -48,44 +48,26 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module that `start` imports, directly or through others (itself only if it is on a circle)."""
+    seen, todo = set(), list(graph[start])
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph.get(node, ()))
+    return seen
+
+
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Each strongly connected component with a cycle (Tarjan), as a sorted list of module names."""
-    index, low, on_stack, stack, cycles = {}, {}, set(), [], []
-
-    def visit(start):
-        work = [(start, iter(sorted(graph[start])))]
-        index[start] = low[start] = len(index)
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1 or node in graph[node]:
-                    cycles.append(sorted(component))
-
+    """Each group of modules that import one another in a circle, as a sorted list of names."""
+    reach = {node: reachable(graph, node) for node in graph}
+    cycles, placed = [], set()
     for node in sorted(graph):
-        if node not in index:
-            visit(node)
+        if node in reach[node] and node not in placed:
+            circle = sorted(other for other in reach[node] if node in reach[other])
+            placed.update(circle)
+            cycles.append(circle)
     return cycles
 
 
