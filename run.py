@@ -54,17 +54,22 @@ def _main(argv=None) -> None:
 
         check_run_location(args.log_dir, args.run_dir)
     if args.mode == "train":
-        from engine.train import train
+        from engine.train import TrainOptions, train
 
-        train(config, args)
+        train(config, TrainOptions(checkpoint=args.checkpoint, run_dir=args.run_dir, log_dir=args.log_dir,
+                                   config=args.config, device=args.device))
     elif args.mode == "reconstruction":
-        from engine.reconstruction import run_reconstruction
+        from engine.reconstruction import ReconstructionOptions, run_reconstruction
 
-        run_reconstruction(config, args)
+        run_reconstruction(config, ReconstructionOptions(
+            checkpoint=args.checkpoint, config=args.config, log_dir=args.log_dir, run_dir=args.run_dir,
+            device=args.device, baseline_checkpoint=args.baseline_checkpoint, visualize=args.visualize,
+            output_mode=args.output_mode, size=args.size))
     else:
-        from engine.animate_pairs import run_animate
+        from engine.animate_pairs import PairsOptions, run_animate
 
-        run_animate(config, args)
+        run_animate(config, PairsOptions(checkpoint=args.checkpoint, config=args.config, log_dir=args.log_dir,
+                                         run_dir=args.run_dir, device=args.device, visualize=args.visualize))
 
 
 def main(argv=None) -> int:

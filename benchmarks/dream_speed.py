@@ -114,7 +114,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    from stylize import load_stage_params
+    from stages.params import load_stage_params
 
     overrides = dict(load_stage_params(None, args.overrides).get("dream") or {})
     video = Path(args.video) if Path(args.video).is_file() else MEDIA / args.video

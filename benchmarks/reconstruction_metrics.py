@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.checkpoint import read_checkpoint  # noqa: E402
 from engine.config import load_config, validate_config  # noqa: E402
 from engine.hardware import cpu_summary  # noqa: E402
-from engine.reconstruction import run_reconstruction  # noqa: E402
+from engine.reconstruction import ReconstructionOptions, run_reconstruction  # noqa: E402
 from errors import UserError  # noqa: E402
 from evaluation.report import format_table  # noqa: E402
 
@@ -89,7 +89,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = benchmark_config(args)
-        summary = run_reconstruction(config, args, print_table=False)
+        options = ReconstructionOptions(
+            checkpoint=args.checkpoint, config=args.config, log_dir=args.log_dir, run_dir=args.run_dir,
+            device=args.device, baseline_checkpoint=args.baseline_checkpoint, output_mode=args.output_mode,
+            size=args.size)
+        summary = run_reconstruction(config, options, print_table=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -57,9 +57,9 @@ def _main(argv=None):
     size = tuple(model.config["dataset_params"]["frame_shape"][:2])
     backend = None
     if args.crop:
-        from engine.animate import source_face_box
         from faces import get_backend
         from faces.crop import crop_resize
+        from faces.follow import source_face_box
 
         backend = get_backend("auto", landmarks=False)
         print(f"crop: {backend.describe()}, box side x{args.crop_scale}")

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="stage option override as in stylize.py, e.g. dream.num_iterations=3")
     args = p.parse_args(argv)
-    from stylize import load_stage_params
+    from stages.params import load_stage_params
 
     video = Path(args.video) if Path(args.video).is_file() else MEDIA / args.video
     clip = load_clip(video, args.start, args.frames, args.size)

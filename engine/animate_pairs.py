@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +76,25 @@ def animate_pair(animator: Animator, pairs: PairedDataset, idx: int, out_dir: Pa
     return path
 
 
-def run_animate(config: dict, args) -> Path:
-    """The animate mode of run.py (args: checkpoint, config, log_dir, run_dir, device, visualize); returns
-    the folder holding the animations."""
-    if not getattr(args, "checkpoint", None):
+@dataclass
+class PairsOptions:
+    """What run.py --mode animate animates with and where it writes (run.py builds it from its options)."""
+
+    checkpoint: str | None  # the model to animate with
+    config: str | None = None  # the YAML file (names the run directory; the config of a FOMM checkpoint)
+    log_dir: str = "log"  # parent of the numbered run directories
+    run_dir: str | None = None  # exact run directory instead of a new numbered one
+    device: str = "auto"
+    visualize: bool = False  # also write source | driving | result videos with keypoints
+
+
+def run_animate(config: dict, options: PairsOptions) -> Path:
+    """The animate mode of run.py; returns the folder holding the animations."""
+    if not options.checkpoint:
         raise UserError("animate mode needs the model to animate with; pass --checkpoint CKPT")
-    device = resolve_device(getattr(args, "device", "auto"))
+    device = resolve_device(options.device)
     networks = build_networks(config["model_params"])
-    load_networks(args.checkpoint, networks, config_path=args.config)
+    load_networks(options.checkpoint, networks, config_path=options.config)
     params = config["animate_params"]
     norm = params["normalization_params"]
     animator = Animator(kp_detector=networks.kp_detector.to(device), generator=networks.generator.to(device),
@@ -94,10 +106,10 @@ def run_animate(config: dict, args) -> Path:
     if len(pairs) == 0:
         raise UserError(f"no animation pairs: none of the pairs_list rows names two videos of {dataset.root_dir}; "
                         "fix dataset_params.pairs_list or set it to null for random pairs")
-    run_dir = args.run_dir or next_run_dir(getattr(args, "log_dir", "log"), "animate", args.config)
+    run_dir = options.run_dir or next_run_dir(options.log_dir, "animate", options.config)
     out_dir = prepare_run_dir(run_dir, config) / "animation"
     out_dir.mkdir(exist_ok=True)
-    visualizer = Visualizer(**config["visualizer_params"]) if getattr(args, "visualize", False) else None
+    visualizer = Visualizer(**config["visualizer_params"]) if options.visualize else None
     print(f"animating {len(pairs)} pairs from {dataset.root_dir} into {out_dir}")
     for idx in tqdm(range(len(pairs)), unit="pair", desc="animate"):
         animate_pair(animator, pairs, idx, out_dir, params["format"], visualizer)

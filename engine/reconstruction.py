@@ -11,7 +11,7 @@ small batches: memory does not grow with video length, and the metrics are accum
 
 Scored in the same pass, on the same decoded frames: the model, the "static source" baseline (every
 output frame is frame 0) and, with --baseline_checkpoint, a second model. Written to the run directory
-(args.run_dir, or a new numbered <log_dir>/00003-reconstruction-<config stem>):
+(options.run_dir, or a new numbered <log_dir>/00003-reconstruction-<config stem>):
     config.yaml                      the config used
     reconstruction/<video>.mp4       the model's reconstruction (<video>-compare.mp4 with --visualize:
                                      real | model [| baseline] side by side)
@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +59,32 @@ BATCH_SIZE = 8
 DEFAULT_FPS = 25.0
 
 
+@dataclass
+class ReconstructionOptions:
+    """What run.py --mode reconstruction evaluates and where it writes (run.py builds it from its options)."""
+
+    checkpoint: str | None  # the model to evaluate
+    config: str | None = None  # the YAML file (names the run directory; the config of a FOMM checkpoint)
+    log_dir: str = "log"  # parent of the numbered run directories
+    run_dir: str | None = None  # exact run directory instead of a new numbered one
+    device: str = "auto"
+    baseline_checkpoint: str | None = None  # a second model scored in the same table
+    visualize: bool = False  # also write real | model [| baseline] side-by-side videos
+    output_mode: str = "generator"  # generator: the paper's protocol; fullres: demo.py's output
+    size: int | None = None  # read and score the frames at this side (default: the model's frame size)
+
+
 # ----------------------------------------------------------------------------------------- run directory
 
 
-def run_dir_for(args, config: dict, mode: str = "reconstruction") -> Path:
-    """args.run_dir (created if needed) or a new numbered folder under args.log_dir, with config.yaml."""
-    run_dir = getattr(args, "run_dir", None)
+def run_dir_for(config: dict, run_dir: str | None = None, log_dir: str | None = "log", named_after: str | None = None,
+                mode: str = "reconstruction") -> Path:
+    """run_dir (created if needed) or a new numbered folder under log_dir named after `named_after` (a
+    config or checkpoint path), with config.yaml."""
     if run_dir and Path(run_dir).exists() and not Path(run_dir).is_dir():
         raise UserError(f"--run_dir {run_dir} is a file; pass a folder")
     if not run_dir:
-        named_after = getattr(args, "config", None) or getattr(args, "checkpoint", None) or "model"
-        run_dir = next_run_dir(getattr(args, "log_dir", None) or "log", mode, named_after)
+        run_dir = next_run_dir(log_dir or "log", mode, named_after or "model")
     return prepare_run_dir(run_dir, config)
 
 
@@ -143,17 +158,18 @@ def _animator(networks, config: dict, device) -> Animator:
                     adapt_scale=False, relative_jacobian=True, batch_size=BATCH_SIZE)
 
 
-def build_systems(config: dict, args, device, context: MetricContext) -> tuple[list[System], dict[str, str]]:
+def build_systems(config: dict, options: ReconstructionOptions, device,
+                  context: MetricContext) -> tuple[list[System], dict[str, str]]:
     """The model, the static baseline and the optional baseline checkpoint, each with its own metrics."""
-    if not getattr(args, "checkpoint", None):
+    if not options.checkpoint:
         raise UserError("reconstruction needs the model to evaluate; pass --checkpoint CKPT")
-    fullres = getattr(args, "output_mode", "generator") == "fullres"
-    systems = [System(MODEL, _animator(_model_networks(args.checkpoint, config, args.config, device), config,
-                                       device), str(args.checkpoint), fullres=fullres),
+    fullres = options.output_mode == "fullres"
+    systems = [System(MODEL, _animator(_model_networks(options.checkpoint, config, options.config, device), config,
+                                       device), str(options.checkpoint), fullres=fullres),
                System(STATIC, None, None)]
-    baseline = getattr(args, "baseline_checkpoint", None)
+    baseline = options.baseline_checkpoint
     if baseline:
-        systems.append(System(BASELINE, _animator(_baseline_networks(baseline, config, args.config, device),
+        systems.append(System(BASELINE, _animator(_baseline_networks(baseline, config, options.config, device),
                                                   config, device), str(baseline)))
     unavailable = {}
     for system in systems:
@@ -267,11 +283,8 @@ def _summary_entry(stats: Stats, column: str, reason: str | None, videos: int):
     return {**stats.summary(column), "videos": videos}
 
 
-def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
-    """Reconstruct the test videos, score them, write CSV/JSON/tensorboard/videos; returns the summary dict.
-
-    args: run.py's arguments (checkpoint, config, log_dir, run_dir, device, baseline_checkpoint, visualize).
-    """
+def run_reconstruction(config: dict, options: ReconstructionOptions, print_table: bool = True) -> dict:
+    """Reconstruct the test videos, score them, write CSV/JSON/tensorboard/videos; returns the summary dict."""
     params = config["reconstruction_params"]
     fmt = params["format"] if params["format"].startswith(".") else "." + params["format"]
     if fmt.lower() not in VIDEO_EXTENSIONS:
@@ -280,9 +293,9 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     num_videos = params["num_videos"]
     if num_videos is not None and num_videos < 1:
         raise UserError(f"reconstruction_params.num_videos must be at least 1 (or null for all), got {num_videos}")
-    device = resolve_device(getattr(args, "device", "auto"))
+    device = resolve_device(options.device)
     dataset_params = dict(config["dataset_params"])
-    size = getattr(args, "size", None)
+    size = options.size
     if size is not None:  # frames read (and scored) at this size; the model still sees its own frame size
         if size < 8:
             raise UserError(f"--size must be at least 8 pixels, got {size}")
@@ -291,10 +304,10 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     count = len(dataset) if num_videos is None else min(num_videos, len(dataset))
 
     context = MetricContext(device)
-    systems, unavailable = build_systems(config, args, device, context)
+    systems, unavailable = build_systems(config, options, device, context)
     columns = report_columns()
     missing = _unavailable_columns(unavailable)
-    run_dir = run_dir_for(args, config)
+    run_dir = run_dir_for(config, options.run_dir, options.log_dir, options.config or options.checkpoint)
     out_dir = run_dir / VIDEO_DIR
     out_dir.mkdir(exist_ok=True)
 
@@ -310,7 +323,7 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     videos_scored = {s.name: {c: 0 for c in columns} for s in systems}
     for index in range(count):
         start = time.perf_counter()
-        stats = reconstruct_video(dataset, index, systems, out_dir, fmt, bool(getattr(args, "visualize", False)))
+        stats = reconstruct_video(dataset, index, systems, out_dir, fmt, options.visualize)
         seconds = time.perf_counter() - start
         name = dataset.videos[index]
         for system in systems:
@@ -334,8 +347,8 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     write_csv(csv_path, rows, ["system", "video", "frames", *columns, "seconds"])
     summary = {
         "mode": "reconstruction",
-        "checkpoint": str(args.checkpoint),
-        "baseline_checkpoint": getattr(args, "baseline_checkpoint", None),
+        "checkpoint": str(options.checkpoint),
+        "baseline_checkpoint": options.baseline_checkpoint,
         "columns": columns,
         "systems": {s.name: {"checkpoint": s.checkpoint, "metrics": table[s.name]} for s in systems},
         "metrics": {name: ({"available": False, "reason": unavailable[name]} if name in unavailable else
@@ -348,8 +361,9 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
         "relative": bool(config["reconstruction_params"]["relative"]),
         "device": str(device),
         "versions": _versions(),
-        "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, list, type(None)))},
-        "config_path": None if getattr(args, "config", None) is None else str(args.config),
+        "args": {k: v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
+                 for k, v in asdict(options).items()},
+        "config_path": None if options.config is None else str(options.config),
         "config": config,
         "outputs": {"csv": CSV_NAME, "videos": VIDEO_DIR},
     }

@@ -2,26 +2,24 @@
 import contextlib
 import logging
 import random
-import signal
-import sys
-import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from engine import distributed as D
 from engine.build import build_networks
-from engine.checkpoint import find_resume_checkpoint, load_networks, save_checkpoint
+from engine.checkpoint import find_resume_checkpoint, load_networks
 from engine.perceptual import build_vgg
 from engine.rundir import next_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
-from engine.train_log import TrainLog, mean_losses
-from errors import STOP_SIGNALS, UserError
+from engine.train_hooks import Checkpoints, StopSignals, StopTraining
+from engine.train_log import LogCadence
+from errors import UserError
 from footage import DatasetRepeater, FramesDataset
 from modules.model import DiscriminatorFullModel, GeneratorFullModel
 
@@ -30,8 +28,15 @@ FORMAT_VERSION = 1
 NAMES = ("generator", "discriminator", "kp_detector")
 
 
-class StopTraining(Exception):
-    """Raised at a step boundary after SIGTERM, SIGHUP or Ctrl-C, so that the exit checkpoint is written."""
+@dataclass
+class TrainOptions:
+    """Where a training run starts from and writes to (run.py --mode train builds it from its options)."""
+
+    checkpoint: str | None = None  # resume from it (ours: a file or its run folder) or start from its weights (FOMM)
+    run_dir: str | None = None  # exact run directory (default: the resumed one, or a new numbered one)
+    log_dir: str = "log"  # parent of the numbered run directories
+    config: str | None = None  # the YAML file (names the run directory; the config of a FOMM checkpoint)
+    device: str = "auto"  # cpu, cuda, cuda:N or auto
 
 
 def _rng_state():
@@ -195,6 +200,15 @@ class Trainer:
         _set_rng_state(ours["rng"])
         return ours, None
 
+    def step_schedulers(self, times: int = 1) -> None:
+        """Step every learning-rate scheduler `times` times (at an epoch's end, or over a FOMM checkpoint's
+        finished epochs; an optimiser that never stepped, such as the discriminator's without GAN, is intended)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for s in self.schedulers.values():
+                for _ in range(times):
+                    s.step()
+
 
 def _one_line(exc: UserError) -> str:
     """A UserError's own line; from a DataLoader worker it arrives wrapped in the worker's traceback."""
@@ -225,150 +239,110 @@ def _make_loader(config, info, seed):
     return loader, sampler
 
 
-def train(config, args):
-    """Entry point of `run.py --mode train`."""
-    info = D.setup(getattr(args, "device", "auto"))
+def train(config, options: TrainOptions) -> Path:
+    """Train the model of `config` (run.py --mode train); returns the run directory."""
+    info = D.setup(options.device)
     try:
-        return _train(config, args, info)
+        return _train(config, options, info)
     finally:
         D.cleanup()
 
 
-def _train(config, args, info):
+def _resume(trainer: Trainer, options: TrainOptions, spe: int, info) -> tuple[Path | None, int]:
+    """Load options.checkpoint into `trainer`: (the checkpoint file or None, the step the run starts at)."""
+    if not options.checkpoint:
+        return None, 0
+    checkpoint, why = find_resume_checkpoint(options.checkpoint)
+    if why and info.is_main:
+        log.warning("%s", why)
+    ours, start_epoch = trainer.load(checkpoint, config_path=options.config)
+    if ours is not None:
+        if ours.get("steps_per_epoch") not in (None, spe):
+            log.warning("resuming with %d steps per epoch (checkpoint had %s): the data order differs",
+                        spe, ours.get("steps_per_epoch"))
+        return checkpoint, trainer.step_count
+    # original FOMM checkpoint: continue after its finished epoch (the original repeated it)
+    trainer.step_count = start_epoch * spe
+    trainer.step_schedulers(start_epoch)
+    return checkpoint, trainer.step_count
+
+
+def _run_dir(config, options: TrainOptions, checkpoint: Path | None, start_step: int, info) -> Path:
+    """options.run_dir, the resumed checkpoint's own run folder, or a new numbered one; prepared on rank 0
+    (config.yaml written, a killed checkpoint write's temporary files removed) and agreed by every rank."""
+    run_dir = options.run_dir
+    if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
+        run_dir = str(checkpoint.parent)
+    if run_dir is None:
+        run_dir = str(next_run_dir(options.log_dir, "train", options.config)) if info.is_main else None
+    if info.is_main:
+        run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
+        for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
+            stale.unlink()
+    return Path(D.broadcast_object(str(run_dir) if info.is_main else None, info))
+
+
+def _epochs(trainer: Trainer, loader, sampler, total: int, stop: StopSignals, logs: LogCadence,
+            checkpoints: Checkpoints) -> None:
+    """The FOMM loop: epochs of batches, one training step each; at each epoch's end the schedulers step
+    and the epoch's checkpoint is written. Ends after `total` steps (or raises StopTraining)."""
+    spe = sampler.batches_per_epoch
+    while trainer.step_count < total:
+        epoch, offset = divmod(trainer.step_count, spe)
+        sampler.set_epoch(epoch, offset)
+        for batch in loader:
+            losses, generated = trainer.step(batch)
+            trainer.step_count += 1
+            stop.check()
+            logs.step(trainer.step_count, batch, losses, generated, trainer.schedulers)
+            if trainer.step_count >= total:
+                break
+        if trainer.step_count % spe == 0 and trainer.step_count // spe > epoch:  # the epoch ran to its end
+            trainer.step_schedulers()
+            checkpoints.end_of_epoch(epoch)
+
+
+def _train(config, options: TrainOptions, info) -> Path:
     tp = config["train_params"]
     logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
     vgg, vgg_line = build_vgg(tp, seed=tp["seed"])
     trainer = Trainer(config, info, vgg=vgg)
     loader, sampler = _make_loader(config, info, tp["seed"])
     spe = sampler.batches_per_epoch
-
-    start_step = 0
-    checkpoint = None
-    if args.checkpoint:
-        checkpoint, why = find_resume_checkpoint(args.checkpoint)
-        if why and info.is_main:
-            log.warning("%s", why)
-        ours, start_epoch = trainer.load(checkpoint, config_path=args.config)
-        if ours is not None:
-            start_step = trainer.step_count
-            if ours.get("steps_per_epoch") not in (None, spe):
-                log.warning("resuming with %d steps per epoch (checkpoint had %s): the data order differs",
-                            spe, ours.get("steps_per_epoch"))
-        else:  # original FOMM checkpoint: continue after its finished epoch (the original repeated it)
-            start_step = start_epoch * spe
-            trainer.step_count = start_step
-            with warnings.catch_warnings():  # stepping schedulers with no optimiser step is intended here
-                warnings.simplefilter("ignore", UserWarning)
-                for s in trainer.schedulers.values():
-                    for _ in range(start_epoch):
-                        s.step()
-
-    run_dir = args.run_dir
-    if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
-        run_dir = str(checkpoint.parent)
-    if run_dir is None:
-        run_dir = str(next_run_dir(args.log_dir, "train", args.config)) if info.is_main else None
-    if info.is_main:
-        run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
-        for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
-            stale.unlink()
-    run_dir = Path(D.broadcast_object(str(run_dir) if info.is_main else None, info))
-
-    num_epochs = tp["num_epochs"]
-    total = num_epochs * spe if tp["max_steps"] is None else min(tp["max_steps"], num_epochs * spe)
-    # a resumed run drops the logged steps after its checkpoint from the earlier events files (those
-    # steps run again), so tensorboard shows each step once
-    tlog = TrainLog(run_dir, enabled=info.is_main, visualizer_params=config.get("visualizer_params"),
-                    purge_step=start_step + 1 if start_step else None)
+    checkpoint, start_step = _resume(trainer, options, spe, info)
+    run_dir = _run_dir(config, options, checkpoint, start_step, info)
+    total = tp["num_epochs"] * spe if tp["max_steps"] is None else min(tp["max_steps"], tp["num_epochs"] * spe)
+    logs = LogCadence(run_dir, config, enabled=info.is_main, total=total, start_step=start_step)
     if info.is_main:
         log.info("run directory: %s", run_dir)
         log.info("%s", vgg_line)
         log.info("device %s x %d process(es), global batch %d, %d steps/epoch, %d steps in all%s",
                  info.device, info.world_size, tp["batch_size"], spe, total,
                  f", resuming at step {start_step}" if start_step else "")
-        tlog.text("config", f"```\n{config}\n```")
-
-    def save(name):
-        if info.is_main:
-            epoch_done = trainer.step_count // spe - 1
-            state = trainer.state(epoch_done, spe)
-            save_checkpoint(run_dir / name, state)
-            if name != "last-checkpoint.pth.tar":
-                save_checkpoint(run_dir / "last-checkpoint.pth.tar", state)
-        D.barrier(info)
-
-    stop = {"requested": False}
-
-    def on_signal(signum, frame):
-        # Stop at the next step boundary, so the exit checkpoint holds a whole step; a second Ctrl-C
-        # interrupts at once (and then no checkpoint is written for the half-done step).
-        if stop["requested"] and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}  # + SIGTERM, SIGHUP
-    bar = tqdm(total=total, initial=start_step, disable=not info.is_main, dynamic_ncols=True, file=sys.stdout)
-    saved_at = start_step
+        logs.tlog.text("config", f"```\n{config}\n```")
+    checkpoints = Checkpoints(trainer, run_dir, spe, info, saved_at=start_step)
+    stop = StopSignals()
     try:
-        t0, n0 = time.time(), trainer.step_count
-        while trainer.step_count < total:
-            epoch, offset = divmod(trainer.step_count, spe)
-            sampler.set_epoch(epoch, offset)
-            for batch in loader:
-                losses, generated = trainer.step(batch)
-                trainer.step_count += 1
-                if stop["requested"]:
-                    raise StopTraining()
-                bar.update(1)
-                step = trainer.step_count
-                if info.is_main and (step % tp["log_freq"] == 0 or step == total):
-                    values = mean_losses(losses)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
-                    rate = (step - n0) * tp["batch_size"] / max(time.time() - t0, 1e-9)
-                    t0, n0 = time.time(), step
-                    scalars = {f"loss/{k}": v for k, v in values.items()}
-                    scalars.update({f"lr/{k}": s.get_last_lr()[0] for k, s in trainer.schedulers.items()})
-                    scalars["perf/samples_per_sec"] = rate
-                    scalars["loss/total_generator"] = sum(v for k, v in values.items() if k != "disc_gan")
-                    tlog.scalars(step, scalars)
-                if info.is_main and step % tp["image_freq"] == 0:
-                    tlog.images(step, batch, generated)
-                if step >= total:
-                    break
-            if trainer.step_count % spe == 0 and trainer.step_count // spe > epoch:
-                with warnings.catch_warnings():  # an optimiser that never stepped (no GAN) is fine
-                    warnings.simplefilter("ignore", UserWarning)
-                    for s in trainer.schedulers.values():
-                        s.step()
-                if (epoch + 1) % tp["checkpoint_freq"] == 0:
-                    save(f"{epoch:08d}-checkpoint.pth.tar")
-                    saved_at = trainer.step_count
+        with stop, logs:
+            _epochs(trainer, loader, sampler, total, stop, logs, checkpoints)
     except StopTraining:
-        stop_now = True
+        stopped = True
     except UserError as exc:
         raise UserError(_one_line(exc)) from None
     except (RuntimeError, OSError, EOFError):
         # A SIGTERM sent to the whole process group also kills the DataLoader workers, which the loader
         # reports as a RuntimeError, or as a ConnectionResetError / EOFError when a worker dies while
         # handing over a batch: that is still a requested stop, and gets its exit checkpoint.
-        if not stop["requested"]:
+        if not stop.requested:
             raise
-        stop_now = True
+        stopped = True
     else:
-        stop_now = False
-    finally:
-        bar.close()
-        tlog.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if stop_now:
-        if info.is_main:
-            log.warning("interrupted at step %d: writing the exit checkpoint", trainer.step_count)
-        if trainer.step_count != saved_at:
-            save("last-checkpoint.pth.tar")
+        stopped = False
+    if stopped and info.is_main:
+        log.warning("interrupted at step %d: writing the exit checkpoint", trainer.step_count)
+    checkpoints.save_last()
+    if stopped:
         raise KeyboardInterrupt
-    if trainer.step_count != saved_at:
-        save("last-checkpoint.pth.tar")
     if info.is_main:
         log.info("done: %d steps (%d skipped); checkpoints in %s", trainer.step_count, trainer.skipped, run_dir)
     return run_dir

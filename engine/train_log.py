@@ -1,7 +1,12 @@
-"""Training logs written by rank 0: tensorboard scalars (losses, learning rates, throughput) and image grids."""
+"""Training logs written by rank 0: tensorboard scalars (losses, learning rates, throughput), image grids, and
+their cadence (LogCadence, with the progress bar)."""
+import sys
+import time
+
 import numpy as np
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
 
 from engine.visualize import Visualizer
 
@@ -63,3 +68,43 @@ class TrainLog:
 
 def mean_losses(losses: dict) -> dict:
     return {k: float(np.asarray(v.detach().float().mean().cpu())) for k, v in losses.items()}
+
+
+class LogCadence:
+    """What the training loop reports and when: the progress bar every step, losses, learning rates and
+    throughput every `log_freq` steps (and at the last), image grids every `image_freq` steps (rank 0)."""
+
+    def __init__(self, run_dir, config: dict, enabled: bool, total: int, start_step: int):
+        self.tp, self.enabled, self.total, self.start_step = config["train_params"], enabled, total, start_step
+        # a resumed run drops the logged steps after its checkpoint from the earlier events files (those
+        # steps run again), so tensorboard shows each step once
+        self.tlog = TrainLog(run_dir, enabled=enabled, visualizer_params=config.get("visualizer_params"),
+                             purge_step=start_step + 1 if start_step else None)
+        self.bar = None
+
+    def __enter__(self):
+        self.bar = tqdm(total=self.total, initial=self.start_step, disable=not self.enabled, dynamic_ncols=True,
+                        file=sys.stdout)
+        self.t0, self.n0 = time.time(), self.start_step
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+        self.tlog.close()
+
+    def step(self, step: int, batch, losses, generated, schedulers) -> None:
+        self.bar.update(1)
+        if not self.enabled:
+            return
+        if step % self.tp["log_freq"] == 0 or step == self.total:
+            values = mean_losses(losses)
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+            rate = (step - self.n0) * self.tp["batch_size"] / max(time.time() - self.t0, 1e-9)
+            self.t0, self.n0 = time.time(), step
+            scalars = {f"loss/{k}": v for k, v in values.items()}
+            scalars.update({f"lr/{k}": s.get_last_lr()[0] for k, s in schedulers.items()})
+            scalars["perf/samples_per_sec"] = rate
+            scalars["loss/total_generator"] = sum(v for k, v in values.items() if k != "disc_gan")
+            self.tlog.scalars(step, scalars)
+        if step % self.tp["image_freq"] == 0:
+            self.tlog.images(step, batch, generated)

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from motion.flow import get_flow, needs_motion
+from motion.registry import get_flow, needs_motion
 from motion.warp import consistency_mask, warp
 
 

@@ -37,8 +37,8 @@ from torch.utils.data import Dataset
 from errors import UserError
 from faces.mouth import mouth_mask
 from footage.augmentation import AllAugmentationTransform
-from footage.landmarks import LANDMARKS_DIR, load_landmarks
-from footage.sources import SOURCE_KINDS, FrameSource, is_source_path, open_source
+from footage.landmarks import load_landmarks
+from footage.sources import SOURCE_KINDS, FrameSource, open_source, video_names
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,6 @@ def split_names(names: list[str], test_fraction: float, seed: int) -> tuple[list
     test = sorted(names[i] for i in order[:n_test])
     train = sorted(names[i] for i in order[n_test:])
     return train, test
-
-
-def video_names(folder: str) -> list[str]:
-    """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
-    names, ignored = [], []
-    for name in sorted(os.listdir(folder)):
-        if name.startswith(".") or name == LANDMARKS_DIR:
-            continue
-        (names if is_source_path(os.path.join(folder, name)) else ignored).append(name)
-    if ignored:
-        log.warning("ignoring %d entries of %s that are not videos, e.g. %r", len(ignored), folder, ignored[0])
-    return names
 
 
 def _open_checked(path: str, frame_shape) -> FrameSource | None:

@@ -18,8 +18,7 @@ import numpy as np
 
 from atomic import atomic_open
 from errors import UserError
-
-LANDMARKS_DIR = "landmarks"  # reserved name: never read as a video
+from footage.sources import LANDMARKS_DIR, open_source, video_names
 
 
 def landmarks_path(video_path: str) -> str:
@@ -82,8 +81,6 @@ def write_landmarks(video_path: str, marks: np.ndarray) -> str:
 
 def dataset_videos(root: str) -> list[str]:
     """Paths of the videos of a dataset folder: root/train and root/test, or root itself, sorted."""
-    from footage.frames import video_names  # not at the top: footage.frames imports this module
-
     root = str(root)
     if os.path.exists(root) and not os.path.isdir(root):
         raise UserError(f"{root} is a file, not a dataset folder; pass the --output of an earlier preprocess.py run")
@@ -100,8 +97,6 @@ def annotate_dataset(root: str, backend=None, detect_side: int = 256, overwrite:
     Returns counts: {'videos', 'written', 'kept', 'frames', 'frames_without_face'}.
     """
     from tqdm import tqdm
-
-    from footage.sources import open_source
 
     videos = dataset_videos(root)
     if not videos:

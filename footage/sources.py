@@ -1,4 +1,5 @@
-"""Per-video frame sources: a folder of frames, a stacked strip image or a video file, read frame by frame.
+"""Per-video frame sources (a folder of frames, a stacked strip image or a video file, read frame by frame)
+and the listing of a dataset folder's videos (video_names).
 
 Every source exposes `num_frames`, `read(indices)` (only those frames are decoded) and `iter()` (streams
 every frame). Frames come back as HxWx3 float32 RGB in [0, 1], resized to `frame_shape` (H, W, ...) when
@@ -11,6 +12,7 @@ video, e.g. `id10001#abc#000001#000100.mp4/`), then video files, then strip imag
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -23,6 +25,9 @@ import video
 from errors import UserError
 
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg")
+LANDMARKS_DIR = "landmarks"  # reserved name in a dataset folder: never read as a video
+
+log = logging.getLogger(__name__)
 
 
 def to_rgb_float(frame: np.ndarray) -> np.ndarray:
@@ -263,3 +268,15 @@ def open_source(path, frame_shape: Sequence[int] = (256, 256, 3)) -> FrameSource
         f"cannot read {path} as a video: unknown kind; pass a folder of frames, a video file "
         f"({'/'.join(sorted(video.VIDEO_EXTENSIONS))}) or a strip image ({'/'.join(STRIP_EXTENSIONS)})"
     )
+
+
+def video_names(folder: str) -> list[str]:
+    """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
+    names, ignored = [], []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(".") or name == LANDMARKS_DIR:
+            continue
+        (names if is_source_path(os.path.join(folder, name)) else ignored).append(name)
+    if ignored:
+        log.warning("ignoring %d entries of %s that are not videos, e.g. %r", len(ignored), folder, ignored[0])
+    return names

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from errors import UserError
-from motion.flow import FlowMethod, register_flow
+from motion.registry import FlowMethod, register_flow
 
 
 def motion_arrays(motion) -> tuple[np.ndarray, np.ndarray | None]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from errors import UserError
-from motion.flow import get_flow, needs_motion
+from motion.registry import get_flow, needs_motion
 from stages.base import FrameContext, Stage
 from stages.progress import StageClock
 from stages.registry import get_stage, known_stage_names, parse_stage_list

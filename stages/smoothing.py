@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from errors import UserError
-from motion.flow import needs_motion
+from motion.registry import needs_motion
 from motion.warp import blend, consistency_mask, warp
 
 # stages_params.smoothing (and stages_params.<stage>.smoothing) keys and their defaults.

@@ -1,1 +1,1 @@
-"""The local web app (python app.py): Gradio pages over demo.py's Demo and stylize.py's run."""
+"""The local web app (python app.py): Gradio pages over demo.py's animate and stylize.py's run."""

@@ -1,6 +1,6 @@
 """Web app jobs: form values -> demo.py / stylize.py argument lists, upload limits, a temp folder per job, kept results.
 
-The app animates through demo.Demo and stylizes through stylize.run, exactly as the command lines do: one
+The app animates through demo.animate and stylizes through stylize.run, exactly as the command lines do: one
 function builds each argument list, so a new demo.py option is one more line there.
 """
 from __future__ import annotations
@@ -191,7 +191,7 @@ class Jobs:
             shutil.rmtree(folder, ignore_errors=True)
 
     def animate(self, source: str | None, driving: str | None, options: AnimateOptions) -> tuple[Path, str]:
-        """Animate `source` with `driving` (None: the bundled sample) through demo.Demo; (result, demo's log)."""
+        """Animate `source` with `driving` (None: the bundled sample) through demo.animate; (result, demo's log)."""
         import demo
 
         source = source or str(SAMPLE_PHOTO)
@@ -204,7 +204,7 @@ class Jobs:
                                 config=self.config, device=self.device)
             log = io.StringIO()
             with contextlib.redirect_stdout(log):
-                demo.Demo(demo.parse_args(argv)).run()
+                demo.animate(demo.parse_args(argv))
             name = f"{Path(source).stem}-{Path(driving).stem}.mp4"
             return self.results.add(result, name), public(log.getvalue())
 

@@ -5,6 +5,7 @@ import pytest
 import demo
 import stylize
 from errors import UserError
+from stages.params import load_stage_params
 from video import load_image, probe, read_frames
 from webapp.jobs import AnimateOptions, Jobs, Limits, StageOptions, animate_argv, stylize_argv
 
@@ -26,14 +27,14 @@ def test_animate_argv_is_what_demo_py_parses():
     args = demo.parse_args(animate_argv("p.jpg", "d.mp4", "out.mp4", AnimateOptions()))
     assert args.size is None and args.output_mode == "fullres"  # demo.py's defaults: the photo's own size
     assert args.stages is None and args.stage_overrides == [] and not args.bf16 and not args.visualize
-    assert stylize.load_stage_params(None, args.stage_overrides) == {}
+    assert load_stage_params(None, args.stage_overrides) == {}
 
 
 def test_stylize_argv_is_what_stylize_py_parses():
     argv = stylize_argv("in.mp4", "out.mp4", StageOptions(("dream",), dream_iterations=4, smoothing=0), max_side=128)
     args = stylize.parse_args(argv)
     assert (args.input, args.output, args.stages, args.max_side) == ("in.mp4", "out.mp4", "dream", 128)
-    params = stylize.load_stage_params(None, args.overrides)
+    params = load_stage_params(None, args.overrides)
     assert params == {"smoothing": {"strength": 0}, "dream": {"num_iterations": 4}}
     with pytest.raises(UserError, match="at least one stage"):
         stylize_argv("in.mp4", "out.mp4", StageOptions())

@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.animate import AnimatedFrame, Animator, FaceFollower, animate_per_frame, best_frame
+from engine.animate import AnimatedFrame, Animator, animate_per_frame, best_frame
 from engine.build import build_networks
 from engine.checkpoint import save_checkpoint
 from engine.config import load_config
 from engine.visualize import Visualizer, colormap, draw_keypoints, side_by_side
 from errors import UserError
+from faces.follow import FaceFollower
 from tests.conftest import ROOT
 from video import VideoWriter, iter_frames, probe, read_frames
 
@@ -183,14 +184,14 @@ def test_face_follower_warns_once_when_the_face_leaves(media_dir, face_backend, 
     face = list(iter_frames(media_dir / "franck.mp4", start=0, stop=30))
     empty = list(iter_frames(media_dir / "no_face.mp4", start=0, stop=30, size=(face[0].shape[1], face[0].shape[0])))
     assert face_backend.detect(empty[0]) == [] and face_backend.detect(empty[-1]) == []  # the oracle: no face there
-    with caplog.at_level("WARNING", logger="engine.animate"):
+    with caplog.at_level("WARNING", logger="faces.follow"):
         follower = FaceFollower(face_backend, check_every=6)
         assert len(list(follower.follow(face + empty, source_name="the clip"))) == 60
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "the face left the crop of the clip at about frame 30" in lines[0], lines
     assert follower.lost_at == 30
     caplog.clear()
-    with caplog.at_level("WARNING", logger="engine.animate"):  # the face stays: no warning, also when tracking
+    with caplog.at_level("WARNING", logger="faces.follow"):  # the face stays: no warning, also when tracking
         assert len(list(FaceFollower(face_backend, check_every=6).follow(face))) == 30
         assert len(list(FaceFollower(face_backend, every=5, check_every=6).follow(face))) == 30
     assert caplog.records == []

@@ -4,21 +4,20 @@ import re
 import subprocess
 import sys
 import textwrap
-from argparse import Namespace
 
 import pytest
 import torch
 
 from engine.checkpoint import read_checkpoint
-from engine.train import train
+from engine.train import TrainOptions, train
 from errors import UserError
 from tests.conftest import ROOT
 from tests.engine.conftest import small_config
 
 
 def args_for(run_dir, checkpoint=None):
-    return Namespace(device="cpu", checkpoint=checkpoint, run_dir=str(run_dir), log_dir=str(run_dir.parent),
-                     config=str(ROOT / "config/golden-64.yaml"))
+    return TrainOptions(device="cpu", checkpoint=checkpoint, run_dir=str(run_dir), log_dir=str(run_dir.parent),
+                        config=str(ROOT / "config/golden-64.yaml"))
 
 
 def assert_same_state(a, b):
@@ -84,9 +83,8 @@ def test_kill_during_checkpoint_write_keeps_previous_checkpoint(tiny_dataset, tm
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
         import torch, engine.checkpoint as ck
-        from argparse import Namespace
         from tests.engine.conftest import small_config
-        from engine.train import train
+        from engine.train import TrainOptions, train
         real_save, calls = torch.save, []
         def dying_save(obj, f, *a, **k):
             calls.append(1)
@@ -96,8 +94,8 @@ def test_kill_during_checkpoint_write_keeps_previous_checkpoint(tiny_dataset, tm
             return real_save(obj, f, *a, **k)
         ck.torch.save = dying_save
         cfg = small_config({str(tiny_dataset)!r})
-        train(cfg, Namespace(device="cpu", checkpoint=None, run_dir={str(run_dir)!r},
-                             log_dir={str(tmp_path)!r}, config="config/golden-64.yaml"))
+        train(cfg, TrainOptions(device="cpu", checkpoint=None, run_dir={str(run_dir)!r},
+                                log_dir={str(tmp_path)!r}, config="config/golden-64.yaml"))
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr[-2000:]
@@ -276,8 +274,8 @@ def test_resume_after_a_kill_before_the_first_last_checkpoint(tiny_dataset, tmp_
     for given in (run_dir, run_dir / "last-checkpoint.pth.tar"):  # the folder, or the README's missing file
         caplog.clear()
         out = train(small_config(tiny_dataset, **{"train_params.max_steps": 4}),
-                    Namespace(device="cpu", checkpoint=str(given), run_dir=None, log_dir=str(tmp_path),
-                              config=str(ROOT / "config/golden-64.yaml")))
+                    TrainOptions(device="cpu", checkpoint=str(given), run_dir=None, log_dir=str(tmp_path),
+                                 config=str(ROOT / "config/golden-64.yaml")))
         assert out == run_dir  # resumed into the checkpoint's own run folder
         lines = [r.getMessage() for r in caplog.records if "resuming from" in r.getMessage()]
         assert len(lines) == 1 and "00000000-checkpoint.pth.tar (step 3)" in lines[0], lines

@@ -6,7 +6,8 @@ import torch
 from errors import UserError
 from faces import get_backend
 from stages import FrameContext
-from stages.depth import DepthStage, colorize, find_midas, guided_filter
+from stages.depth import DepthStage, colorize
+from stages.depth_backends import find_midas, guided_filter
 from video import read_frames
 
 HUBCONF = '''

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from errors import UserError
-from motion.flow import available_flows, get_flow
 from motion.motion_field import MotionFlow, invert_deformation, resize_field
+from motion.registry import available_flows, get_flow
 from motion.warp import blend, consistency_mask, inside_mask, warp
 from video import iter_frames
 

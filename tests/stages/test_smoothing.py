@@ -4,7 +4,7 @@ import pytest
 
 from errors import UserError
 from evaluation.warping_error import warping_error
-from motion.flow import get_flow
+from motion.registry import get_flow
 from motion.warp import warp
 from stages import Stage, apply_stages, register_stage
 from stages.smoothing import FlowTracker, TemporalSmoother, smoothing_options
