@@ -29,23 +29,21 @@ import numpy as np
 
 from errors import UserError
 from evaluation.warping_error import WarpingError
+from registry import Registry
 
 PSNR_CAP_DB = 100.0
 
 # name -> class, in registration order (which is the column order of reports)
-METRICS: dict[str, type[Metric]] = {}
+METRICS: Registry = Registry("metric")
 
 
 def register_metric(name: str) -> Callable[[type[Metric]], type[Metric]]:
     """Class decorator: make a Metric subclass available as `name` (its columns default to (name,))."""
 
     def add(cls: type[Metric]) -> type[Metric]:
-        if name in METRICS and METRICS[name] is not cls:
-            raise ValueError(f"metric {name!r} is already registered by {METRICS[name].__name__}")
-        cls.name = name
+        METRICS.register(name)(cls)
         if not cls.columns:
             cls.columns = (name,)
-        METRICS[name] = cls
         return cls
 
     return add
@@ -110,9 +108,8 @@ def build_metrics(names: Iterable[str] | None = None,
     """
     context = context or MetricContext()
     names = metric_names() if names is None else list(names)
-    unknown = [n for n in names if n not in METRICS]
-    if unknown:
-        raise UserError(f"unknown metric {unknown[0]!r}; choose from: {', '.join(metric_names())}")
+    for name in names:
+        METRICS.get(name)  # an unknown name fails before anything is built
     ready, skipped = [], {}
     for name in names:
         cls = METRICS[name]

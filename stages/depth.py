@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from errors import UserError
+from registry import Registry
 from stages.base import FrameContext, Stage
 from stages.registry import register_stage
 
@@ -100,18 +101,12 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
 
 # ------------------------------------------------------------------------------------- backends
 
-_BACKENDS: dict[str, type] = {}
+_BACKENDS = Registry("depth backend")
 
 
 def register_depth_backend(name: str):
     """Class decorator: a depth backend with estimate(frame) -> HxW float32 (larger = nearer) and describe()."""
-
-    def add(cls):
-        cls.name = name
-        _BACKENDS[name] = cls
-        return cls
-
-    return add
+    return _BACKENDS.register(name)
 
 
 class BackendUnavailable(Exception):
@@ -350,7 +345,7 @@ class DepthStage(Stage):
             raise UserError(f"unknown depth colormap {options['colormap']!r}; choose one of: {', '.join(COLORMAPS)}")
         choice = options["backend"]
         if choice not in ("auto", *_BACKENDS):
-            raise UserError(f"unknown depth backend {choice!r}; choose one of: auto, {', '.join(_BACKENDS)}")
+            raise _BACKENDS.unknown(choice, ["auto", *_BACKENDS])
         self.note = ""
         if choice == "face_prior":
             self.backend = FacePriorDepth(device, **options)
