@@ -178,8 +178,11 @@ class Trainer:
         }
         return state
 
-    def load(self, path, config_path=None) -> int:
-        """Restore from our checkpoint (exact resume) or an original FOMM one (weights + optimisers); returns step."""
+    def load(self, path, config_path=None) -> tuple[dict | None, int | None]:
+        """Restore from our checkpoint (exact resume) or an original FOMM one (weights + optimisers).
+
+        Returns (our checkpoint section, None) for our format, (None, the epoch to start at) for the original's.
+        """
         state = load_networks(path, self.nets, config_path=config_path,
                               require=("kp_detector", "generator"))
         for k, o in self.optimizers.items():
