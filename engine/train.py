@@ -87,12 +87,11 @@ class Trainer:
         self.gen_step_model, self.disc_step_model = self.generator_full, self.discriminator_full
         if info.enabled:
             ids = [info.device.index] if info.device.type == "cuda" else None
-            # The discriminator lives inside the generator's full model only to score its output; its
-            # gradients there are discarded, and its own DDP wrapper below synchronises its real step.
-            DDP._set_params_and_buffers_to_ignore_for_model(
-                self.generator_full, [f"discriminator.{k}" for k in self.generator_full.discriminator.state_dict()]
-                if self.use_gan else [])
+            # The discriminator lives inside the generator's full model only to score its output; it is
+            # frozen there (see step), so this wrapper leaves its weights to its own wrapper below.
+            self._discriminator_trainable(False)
             self.gen_step_model = DDP(self.generator_full, device_ids=ids, broadcast_buffers=False)
+            self._discriminator_trainable(True)
             if self.use_gan:
                 self.disc_step_model = DDP(self.discriminator_full, device_ids=ids, broadcast_buffers=False)
         self.autocast = (torch.autocast(info.device.type, dtype=torch.bfloat16)
@@ -106,6 +105,12 @@ class Trainer:
         if ok and params is not None:
             ok = all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
         return D.all_true(bool(ok), self.info)
+
+    def _discriminator_trainable(self, on: bool) -> None:
+        """Frozen during the generator step: the generator's GAN loss still flows through the discriminator to
+        the generated image, but the discriminator's own weights get no gradient (the reference computed one
+        and threw it away)."""
+        self.nets.discriminator.requires_grad_(on)
 
     def _buffers(self):
         return [b for _, net in self.nets.items() for b in net.buffers() if b.is_floating_point()]
@@ -131,13 +136,17 @@ class Trainer:
         opt = self.optimizers
         if self.tp["nonfinite"] == "skip":
             self._saved_buffers = [b.detach().clone() for b in self._buffers()]
-        with self.autocast:
-            losses_g, generated = self.gen_step_model(x)
-        loss = sum(v.float().mean() for v in losses_g.values())
-        if not self._finite(losses_g, None):
-            self._bad_step("the generator loss", losses_g)
-            return losses_g, generated
-        loss.backward()
+        self._discriminator_trainable(False)
+        try:
+            with self.autocast:
+                losses_g, generated = self.gen_step_model(x)
+            loss = sum(v.float().mean() for v in losses_g.values())
+            if not self._finite(losses_g, None):
+                self._bad_step("the generator loss", losses_g)
+                return losses_g, generated
+            loss.backward()
+        finally:
+            self._discriminator_trainable(True)
         trainable = [p for k in ("generator", "kp_detector") for g in opt[k].param_groups for p in g["params"]]
         if not self._finite({}, trainable):
             self._bad_step("a generator/keypoint-detector gradient", losses_g)
