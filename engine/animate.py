@@ -13,7 +13,7 @@ import torch
 from engine.hardware import bf16_native
 from errors import UserError
 from footage.sources import fit_frame
-from modules.normalize import movement_scale, normalize_kp
+from modules.normalize import keypoint_normalizer, normalize_kp
 
 log = logging.getLogger(__name__)
 
@@ -163,21 +163,9 @@ class Animator:
 
     def _normalizer(self, kp_initial: dict):
         """A function kp_driving -> the keypoints to drive the generator with (normalize_kp, batched)."""
-        scale = movement_scale(self.source_kp, kp_initial) if (self.adapt_scale and self.relative) else 1
-        use_jacobian = self.relative_jacobian and "jacobian" in kp_initial
-        inverse_initial = torch.inverse(kp_initial["jacobian"]) if use_jacobian else None
-
-        def normalize(kp_driving: dict) -> dict:
-            if not self.relative:
-                return dict(kp_driving)
-            kp = dict(kp_driving)
-            kp["value"] = (kp_driving["value"] - kp_initial["value"]) * scale + self.source_kp["value"]
-            if use_jacobian:
-                kp["jacobian"] = torch.matmul(torch.matmul(kp_driving["jacobian"], inverse_initial),
-                                              self.source_kp["jacobian"])
-            return kp
-
-        return normalize
+        return keypoint_normalizer(self.source_kp, kp_initial, adapt_movement_scale=self.adapt_scale,
+                                   use_relative_movement=self.relative,
+                                   use_relative_jacobian=self.relative_jacobian)
 
     def run(self, driving_frames: Iterable, return_motion: bool = False, initial=None,
             start_index: int = 0) -> Iterator[AnimatedFrame]:
