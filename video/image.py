@@ -3,34 +3,18 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from errors import UserError, signals_deferred
+from atomic import atomic_open
+from errors import UserError
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _FORMATS_HINT = "pass a .jpg/.png/.bmp/.tiff/.webp file"
 _EXIF_ORIENTATION = 0x0112
-
-
-def reserve_temp_path(path: str | os.PathLike) -> str:
-    """Create an empty hidden file beside `path` (same folder, same extension) for an atomic os.replace.
-
-    Created with the usual permissions (umask applies), unlike tempfile.mkstemp's private 0600.
-    """
-    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
-    ext = os.path.splitext(name)[1]
-    while True:
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.part{ext}")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
 
 
 def unreadable_file_reason(path: str) -> str | None:
@@ -184,14 +168,5 @@ def save_image(path: str | os.PathLike, image) -> None:
     if fmt == "JPEG" and a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    tmp = None
-    try:
-        with signals_deferred():  # created and recorded in tmp before a signal can stop us
-            tmp = reserve_temp_path(p)
-        with open(tmp, "wb") as f:
-            Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)
-        os.replace(tmp, p)
-    except BaseException:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(p, "wb") as f:
+        Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)
