@@ -18,6 +18,7 @@ import numpy as np
 
 from atomic import atomic_open
 from errors import UserError
+from video.image import to_uint8
 
 LANDMARKS_DIR = "landmarks"  # reserved name: never read as a video
 
@@ -52,9 +53,7 @@ def find_landmarks(frames: Iterable[np.ndarray], backend, detect_side: int = 256
 
     rows, last_box = [], None
     for frame in frames:
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8:
-            frame = (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        frame = to_uint8(frame)
         height, width = frame.shape[:2]
         scale = detect_side / max(height, width)
         big = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),

@@ -21,6 +21,7 @@ from skimage.transform import resize
 
 import video
 from errors import UserError
+from video.image import to_float
 
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -28,14 +29,7 @@ STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg")
 def to_rgb_float(frame: np.ndarray) -> np.ndarray:
     """Any HxW, HxWx1, HxWx3 or HxWx4 integer/float image -> HxWx3 float32 in [0, 1] (alpha dropped)."""
     frame = np.asarray(frame)
-    if frame.dtype == np.uint8:
-        frame = frame.astype(np.float32) / 255.0
-    elif frame.dtype == np.uint16:
-        frame = frame.astype(np.float32) / 65535.0
-    elif frame.dtype == bool:
-        frame = frame.astype(np.float32)
-    else:
-        frame = frame.astype(np.float32, copy=False)
+    frame = to_float(frame) if frame.dtype in (np.uint8, np.uint16, np.bool_) else frame.astype(np.float32)
     if frame.ndim == 2:
         frame = frame[:, :, None]
     if frame.ndim != 3:

@@ -10,6 +10,7 @@ import numpy as np
 
 from errors import UserError
 from registry import Registry
+from video.image import to_uint8
 
 # name -> a FlowMethod subclass (instantiated with options) or a plain function (a, b) -> flow. The built-in
 # modules that register more are imported lazily: they may need more than OpenCV.
@@ -71,9 +72,7 @@ def needs_motion(method) -> bool:
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """HxW uint8 luminance of an HxWx3 RGB frame (float in [0, 1] or uint8) or an HxW image."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        frame = np.rint(np.clip(frame.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    frame = to_uint8(frame)
     if frame.ndim == 3:
         if frame.shape[2] == 1:
             return np.ascontiguousarray(frame[..., 0])

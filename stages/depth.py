@@ -38,6 +38,7 @@ from errors import UserError
 from registry import Registry
 from stages.base import FrameContext, Stage
 from stages.registry import register_stage
+from video.image import to_float, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,8 @@ def colorize(depth: np.ndarray, colormap: str = "inferno") -> np.ndarray:
     d = np.clip(np.asarray(depth, dtype=np.float32), 0.0, 1.0)
     if COLORMAPS[colormap] is None:
         return np.repeat(d[..., None], 3, axis=2)
-    bgr = cv2.applyColorMap(np.rint(d * 255).astype(np.uint8), COLORMAPS[colormap])
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / np.float32(255.0)
+    bgr = cv2.applyColorMap(to_uint8(d), COLORMAPS[colormap])
+    return to_float(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def depth_mask(depth: np.ndarray, depth_str=1.0, use_threshold=False, th_val=0.5, invert=False) -> np.ndarray:
@@ -198,7 +199,7 @@ class FacePriorDepth:
             return None
         h, w = frame.shape[:2]
         scale = max(1.0, 256.0 / min(h, w))  # the HOG detector misses faces under ~80 px: look bigger
-        image = np.rint(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+        image = to_uint8(frame)
         if scale > 1.0:
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
         found = self.faces.landmarks(image)
