@@ -5,7 +5,7 @@ import logging
 import os
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from atomic import atomic_open
 from errors import UserError
@@ -60,18 +60,16 @@ def to_float(frame) -> np.ndarray:
 
 
 def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn an HxW(xC) array upright according to an EXIF orientation value (1..8)."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: np.swapaxes(a, 0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    op = ops.get(orientation)
-    return np.ascontiguousarray(op(image)) if op else image
+    """Turn an HxW(xC) array upright for an EXIF orientation value (1..8), exactly as Pillow's
+    ImageOps.exif_transpose turns an image: Pillow transposes an image of pixel indices, then the pixels are
+    gathered (so any dtype and channel count works, e.g. 16-bit colour read through OpenCV)."""
+    if orientation not in range(2, 9):
+        return image
+    h, w = image.shape[:2]
+    index = Image.fromarray(np.arange(h * w, dtype=np.int32).reshape(h, w))
+    index.getexif()[_EXIF_ORIENTATION] = orientation
+    index = np.asarray(ImageOps.exif_transpose(index))
+    return np.ascontiguousarray(image.reshape(h * w, *image.shape[2:])[index])
 
 
 def _composite_over_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
