@@ -8,8 +8,6 @@ animated by the driving video with animate_params.normalization_params, as the o
 from __future__ import annotations
 
 import collections
-import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,35 +17,23 @@ from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks
 from engine.inference import resolve_device
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from engine.visualize import Visualizer
 from errors import UserError
 from footage import FramesDataset, PairedDataset
-from video import VIDEO_EXTENSIONS, VideoWriter, probe
-
-DEFAULT_FPS = 25.0
-
-
-def _stem(name: str) -> str:
-    root, ext = os.path.splitext(name)
-    return re.sub(r"[/\\]+", "_", root if ext.lower() in VIDEO_EXTENSIONS else name) or "video"
-
-
-def _fps(path: str) -> float:
-    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
-        return probe(path).fps or DEFAULT_FPS
-    return DEFAULT_FPS
+from footage.sources import video_fps, video_stem
+from video import VideoWriter
 
 
 def animate_pair(animator: Animator, pairs: PairedDataset, idx: int, out_dir: Path, fmt: str,
                  visualizer: Visualizer | None = None) -> Path:
     """Animate pair idx; returns the path of the animation. Frames are streamed, never all in memory."""
     driving_name, source_name = pairs.names(idx)
-    name = f"{_stem(driving_name)}-{_stem(source_name)}"
+    name = f"{video_stem(driving_name)}-{video_stem(source_name)}"
     source = np.ascontiguousarray(pairs.source_image(idx).transpose(1, 2, 0))
     animator.set_source(source)
     source_kp = animator.source_kp_array
-    fps = _fps(pairs.driving_path(idx))
+    fps = video_fps(pairs.driving_path(idx))
     seen = collections.deque()
 
     def driving():
@@ -94,7 +80,7 @@ def run_animate(config: dict, args) -> Path:
     if len(pairs) == 0:
         raise UserError(f"no animation pairs: none of the pairs_list rows names two videos of {dataset.root_dir}; "
                         "fix dataset_params.pairs_list or set it to null for random pairs")
-    run_dir = args.run_dir or next_run_dir(getattr(args, "log_dir", "log"), "animate", args.config)
+    run_dir = choose_run_dir(getattr(args, "run_dir", None), getattr(args, "log_dir", None), "animate", args.config)
     out_dir = prepare_run_dir(run_dir, config) / "animation"
     out_dir.mkdir(exist_ok=True)
     visualizer = Visualizer(**config["visualizer_params"]) if getattr(args, "visualize", False) else None

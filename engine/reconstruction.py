@@ -23,7 +23,6 @@ output frame is frame 0) and, with --baseline_checkpoint, a second model. Writte
 """
 from __future__ import annotations
 
-import os
 import platform
 import re
 import time
@@ -40,14 +39,15 @@ from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
 from engine.fullres import FullResComposer
 from engine.inference import load_model, resolve_device
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from errors import UserError
 from evaluation import MetricContext, Stats, build_metrics, metric_names
 from evaluation.metrics import METRICS
 from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
 from faces.crop import resize_image
 from footage import FramesDataset
-from video import VIDEO_EXTENSIONS, VideoWriter, probe
+from footage.sources import video_fps, video_stem
+from video import VIDEO_EXTENSIONS, VideoWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CSV_NAME = "reconstruction_metrics.csv"
@@ -56,21 +56,6 @@ VIDEO_DIR = "reconstruction"
 MODEL, STATIC, BASELINE = "model", "static source", "baseline"
 FIRST_COLUMNS = ("l1", "akd", "mkr", "aed")  # the paper's metrics lead the table
 BATCH_SIZE = 8
-DEFAULT_FPS = 25.0
-
-
-# ----------------------------------------------------------------------------------------- run directory
-
-
-def run_dir_for(args, config: dict, mode: str = "reconstruction") -> Path:
-    """args.run_dir (created if needed) or a new numbered folder under args.log_dir, with config.yaml."""
-    run_dir = getattr(args, "run_dir", None)
-    if run_dir and Path(run_dir).exists() and not Path(run_dir).is_dir():
-        raise UserError(f"--run_dir {run_dir} is a file; pass a folder")
-    if not run_dir:
-        named_after = getattr(args, "config", None) or getattr(args, "checkpoint", None) or "model"
-        run_dir = next_run_dir(getattr(args, "log_dir", None) or "log", mode, named_after)
-    return prepare_run_dir(run_dir, config)
 
 
 # ----------------------------------------------------------------------------------------- systems
@@ -174,19 +159,6 @@ def _unavailable_columns(unavailable: dict[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------- one video
 
 
-def _fps(path: str) -> float:
-    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
-        fps = probe(path).fps
-        if fps and fps > 0:
-            return fps
-    return DEFAULT_FPS
-
-
-def _video_stem(name: str) -> str:
-    stem = name[: -len(ext)] if (ext := os.path.splitext(name)[1].lower()) in VIDEO_EXTENSIONS else name
-    return re.sub(r"[/\\]+", "_", stem) or "video"
-
-
 def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     batch = []
     for frame in frames:
@@ -202,8 +174,8 @@ def reconstruct_video(dataset: FramesDataset, index: int, systems: list[System],
                       fmt: str, visualize: bool) -> dict[str, Stats]:
     """Regenerate video `index` with every system, write the model's video, return per-system video stats."""
     path = dataset.video_path(index)
-    stem = _video_stem(dataset.videos[index])
-    fps = _fps(path)
+    stem = video_stem(dataset.videos[index])
+    fps = video_fps(path)
     frames = dataset.source(index).iter()
     first = next(frames, None)
     if first is None:
@@ -294,7 +266,9 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     systems, unavailable = build_systems(config, args, device, context)
     columns = report_columns()
     missing = _unavailable_columns(unavailable)
-    run_dir = run_dir_for(args, config)
+    named_after = getattr(args, "config", None) or getattr(args, "checkpoint", None)
+    run_dir = prepare_run_dir(choose_run_dir(getattr(args, "run_dir", None), getattr(args, "log_dir", None),
+                                             "reconstruction", named_after), config)
     out_dir = run_dir / VIDEO_DIR
     out_dir.mkdir(exist_ok=True)
 

@@ -18,7 +18,7 @@ from engine import distributed as D
 from engine.build import build_networks
 from engine.checkpoint import find_resume_checkpoint, load_networks, save_checkpoint
 from engine.perceptual import build_vgg
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
 from engine.train_log import TrainLog, mean_losses
 from errors import STOP_SIGNALS, UserError
@@ -279,7 +279,7 @@ def _train(config, args, info):
     if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
         run_dir = str(checkpoint.parent)
     if run_dir is None:
-        run_dir = str(next_run_dir(args.log_dir, "train", args.config)) if info.is_main else None
+        run_dir = str(choose_run_dir(None, args.log_dir, "train", args.config)) if info.is_main else None
     if info.is_main:
         run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
         for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed

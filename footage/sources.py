@@ -240,6 +240,24 @@ class VideoFileSource(FrameSource):
 SOURCE_KINDS: list[type[FrameSource]] = [FolderSource, VideoFileSource, StripSource]
 
 
+DEFAULT_FPS = 25.0  # the frame rate written for sources that have none (frame folders, strips)
+
+
+def video_fps(path: str) -> float:
+    """The frame rate of a video-file source; DEFAULT_FPS for frame folders, strips and unknown rates."""
+    if os.path.isfile(path) and path.lower().endswith(video.VIDEO_EXTENSIONS):
+        fps = video.probe(path).fps
+        if fps and fps > 0:
+            return fps
+    return DEFAULT_FPS
+
+
+def video_stem(name: str) -> str:
+    """A dataset video's name as a file stem: a video extension dropped, path separators made '_'."""
+    root, ext = os.path.splitext(name)
+    return re.sub(r"[/\\]+", "_", root if ext.lower() in video.VIDEO_EXTENSIONS else name) or "video"
+
+
 def is_source_path(path: str) -> bool:
     """True when some source kind can open `path` (by its type and extension; nothing is decoded)."""
     return any(kind.accepts(str(path)) for kind in SOURCE_KINDS)
