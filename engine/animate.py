@@ -265,20 +265,13 @@ def best_frame(source_image, driving_frames: Iterable, backend, size: int | None
     """Index of the driving frame whose face pose and expression (normalised 68-point landmarks) are
     closest to the source's. Like the original, both images are first resized to size x size (None: as
     they are). Frames without a face are skipped; UserError when the source or every frame has none."""
-    from faces.pose import pose_distance
+    from faces.pose import closest_pose
 
     reference = backend.landmarks(_landmark_image(source_image, size))
     if reference is None:
         raise UserError("no face found in the source image, which --find_best_frame needs; pass a photo "
                         "with a clearly visible face or drop --find_best_frame")
-    best, best_distance = None, np.inf
-    for index, frame in enumerate(driving_frames):
-        landmarks = backend.landmarks(_landmark_image(frame, size))
-        if landmarks is None:
-            continue
-        distance = pose_distance(reference, landmarks)
-        if distance < best_distance:
-            best, best_distance = index, distance
+    best = closest_pose(reference, (backend.landmarks(_landmark_image(frame, size)) for frame in driving_frames))
     if best is None:
         raise UserError("no face found in any driving frame, which --find_best_frame needs; pass a driving "
                         "video showing a face or drop --find_best_frame")
