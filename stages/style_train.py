@@ -20,14 +20,15 @@ import torch.nn.functional as F
 
 from errors import UserError
 from modules.pretrained import torchvision_weights_file
+from modules.vgg import VggTaps
 from output_paths import check_output_file
 from stages.backbones import VGG_WEIGHTS, load_vgg_features
 from stages.style import gram_matrix, total_variation
 from stages.style_net import TransformerNet, save_transformer
 from video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, load_image, probe, to_float
 
-VGG16_TAPS = (3, 8, 15, 22)   # relu1_2, relu2_2, relu3_3, relu4_3 in torchvision's vgg16().features
-CONTENT_TAP = 1               # relu2_2
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")  # Gram-matrix style, VGG16 (Johnson et al.)
+CONTENT_LAYER = "relu2_2"
 
 
 @dataclass
@@ -114,22 +115,16 @@ def sample_batch(images, batch_size: int, size: int, rng: np.random.Generator) -
 
 
 class Vgg16Taps(torch.nn.Module):
-    """VGG16 features up to relu4_3, returning the four tapped activations for input in 0..255."""
+    """VGG16 activations {layer: activation} at STYLE_LAYERS for input in 0..255."""
 
     def __init__(self, backbone):
         super().__init__()
         self.backbone = backbone
-        self.layers = backbone.model.features[:VGG16_TAPS[-1] + 1]
+        self.taps = VggTaps(backbone.model.features, "vgg16", STYLE_LAYERS)
 
-    def forward(self, x255, upto: int = len(VGG16_TAPS)):
-        """The first `upto` tapped activations (the layers past the last one asked for are not run)."""
-        h = self.backbone.normalize(x255 / 255.0)
-        feats = []
-        for i, layer in enumerate(self.layers[:VGG16_TAPS[upto - 1] + 1]):
-            h = layer(h)
-            if i in VGG16_TAPS:
-                feats.append(h)
-        return feats
+    def forward(self, x255, until: str | None = None):
+        """The tapped activations up to the layer `until` (default: all; later layers are not run)."""
+        return self.taps(self.backbone.normalize(x255 / 255.0), until=until)
 
 
 def resolve_vgg(choice: str, seed: int):
@@ -207,7 +202,7 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
 
     with torch.no_grad():
         style_t = torch.from_numpy(np.ascontiguousarray(style)).permute(2, 0, 1)[None].float() * 255.0
-        style_grams = [gram_matrix(f) for f in vgg(style_t)]
+        style_grams = [gram_matrix(f) for f in vgg(style_t).values()]
     net = TransformerNet(width=o.width)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=o.lr)
@@ -220,11 +215,11 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
         x = sample_batch(images, o.batch_size, o.size, rng)
         y = net(x)
         with torch.no_grad():
-            target = vgg(x, upto=CONTENT_TAP + 1)[CONTENT_TAP]
+            target = vgg(x, until=CONTENT_LAYER)[CONTENT_LAYER]
         feats = vgg(y)
-        content = F.mse_loss(feats[CONTENT_TAP], target) / target.pow(2).mean().clamp_min(1e-12)
+        content = F.mse_loss(feats[CONTENT_LAYER], target) / target.pow(2).mean().clamp_min(1e-12)
         style_loss = sum(F.mse_loss(gram_matrix(f), g.expand(len(f), -1, -1)) / g.pow(2).mean().clamp_min(1e-20)
-                         for f, g in zip(feats, style_grams)) / len(feats)
+                         for f, g in zip(feats.values(), style_grams)) / len(feats)
         tv = total_variation(y / 255.0)
         loss = o.content_weight * content + o.style_weight * style_loss + o.tv_weight * tv
         opt.zero_grad(set_to_none=True)
