@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -96,8 +95,8 @@ class Animator:
         if int(batch_size) < 1:
             raise UserError(f"batch size must be at least 1, got {batch_size}")
         if dtype == "bf16" and self.device.type == "cpu" and not bf16_native():
-            print("notice: this CPU has no native bfloat16 (no avx512_bf16, no AMX), where bf16 runs about 3x "
-                  "slower than fp32; running in fp32 instead", file=sys.stderr)
+            log.warning("notice: this CPU has no native bfloat16 (no avx512_bf16, no AMX), where bf16 runs about "
+                        "3x slower than fp32; running in fp32 instead")
             dtype = "fp32"
         self.frame_shape = tuple(int(v) for v in (frame_shape or (256, 256))[:2])
         self.relative = bool(relative)

@@ -8,6 +8,7 @@ animated by the driving video with animate_params.normalization_params, as the o
 from __future__ import annotations
 
 import collections
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from errors import UserError
 from footage import FramesDataset, PairedDataset
 from footage.sources import video_fps, video_stem
 from video import VideoWriter
+
+log = logging.getLogger(__name__)
 
 
 def animate_pair(animator: Animator, pairs: PairedDataset, idx: int, out_dir: Path, fmt: str,
@@ -84,7 +87,7 @@ def run_animate(config: dict, args) -> Path:
     out_dir = prepare_run_dir(run_dir, config) / "animation"
     out_dir.mkdir(exist_ok=True)
     visualizer = Visualizer(**config["visualizer_params"]) if getattr(args, "visualize", False) else None
-    print(f"animating {len(pairs)} pairs from {dataset.root_dir} into {out_dir}")
+    log.info("animating %d pairs from %s into %s", len(pairs), dataset.root_dir, out_dir)
     for idx in tqdm(range(len(pairs)), unit="pair", desc="animate"):
         animate_pair(animator, pairs, idx, out_dir, params["format"], visualizer)
     return out_dir

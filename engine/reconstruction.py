@@ -23,6 +23,7 @@ output frame is frame 0) and, with --baseline_checkpoint, a second model. Writte
 """
 from __future__ import annotations
 
+import logging
 import platform
 import re
 import time
@@ -49,6 +50,7 @@ from footage import FramesDataset
 from footage.sources import video_fps, video_stem
 from video import VIDEO_EXTENSIONS, VideoWriter
 
+log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CSV_NAME = "reconstruction_metrics.csv"
 JSON_NAME = "reconstruction_summary.json"
@@ -273,12 +275,12 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     out_dir.mkdir(exist_ok=True)
 
     backends = {m.name: m.describe() for m in systems[0].metrics if m.describe()}
-    print(f"reconstruction: {count} of {len(dataset)} test videos in {dataset.root_dir} on {device}; "
-          f"run dir {run_dir}")
+    log.info("reconstruction: %d of %d test videos in %s on %s; run dir %s", count, len(dataset), dataset.root_dir,
+             device, run_dir)
     for name, line in backends.items():
-        print(f"  {name}: {line}")
+        log.info("  %s: %s", name, line)
     for name, reason in unavailable.items():
-        print(f"  {name}: unavailable ({reason})")
+        log.info("  %s: unavailable (%s)", name, reason)
 
     rows, per_video = [], []
     videos_scored = {s.name: {c: 0 for c in columns} for s in systems}
@@ -300,7 +302,7 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
             per_video.append(row)
         model_row = rows[-len(systems)]
         shown = ", ".join(f"{c} {model_row[c]:.4g}" for c in columns if isinstance(model_row[c], float))
-        print(f"[{index + 1}/{count}] {name}: {model_row['frames']} frames, {shown} ({seconds:.1f} s)")
+        log.info("[%d/%d] %s: %d frames, %s (%.1f s)", index + 1, count, name, model_row["frames"], shown, seconds)
 
     table = {s.name: {c: _summary_entry(s.total, c, missing.get(c), videos_scored[s.name][c]) for c in columns}
              for s in systems}
@@ -330,12 +332,12 @@ def run_reconstruction(config: dict, args, print_table: bool = True) -> dict:
     write_json(json_path, summary)
     write_tensorboard(run_dir, per_video, table, columns)
 
-    if print_table:
+    if print_table:  # the result table is the command's output (stdout); the rest is reporting (logging)
         print()
         print(format_table(table, columns))
         print("lower is better except " + ", ".join(c for c in columns if _higher_is_better(c)) + " (higher); "
               "mean +- std over frames")
-    print(f"wrote {csv_path}, {json_path} and {count} videos in {out_dir}")
+    log.info("wrote %s, %s and %d videos in %s", csv_path, json_path, count, out_dir)
     return summary
 
 

@@ -24,6 +24,7 @@ from engine.train_log import TrainLog, mean_losses
 from errors import STOP_SIGNALS, UserError
 from footage import DatasetRepeater, FramesDataset
 from modules.model import DiscriminatorFullModel, GeneratorFullModel
+from reporting import console
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -248,7 +249,7 @@ def train(config, args):
 
 def _train(config, args, info):
     tp = config["train_params"]
-    logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
+    console(logging.INFO if info.is_main else logging.WARNING)
     vgg, vgg_line = build_vgg(tp, seed=tp["seed"])
     trainer = Trainer(config, info, vgg=vgg)
     loader, sampler = _make_loader(config, info, tp["seed"])

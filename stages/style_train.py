@@ -8,9 +8,10 @@ train_style.py is the command line over train_style_model().
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from stages.backbones import VGG_WEIGHTS, load_vgg_features
 from stages.style import gram_matrix, total_variation
 from stages.style_net import TransformerNet, save_transformer
 from video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, load_image, probe, to_float
+
+log = logging.getLogger(__name__)
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")  # Gram-matrix style, VGG16 (Johnson et al.)
 CONTENT_LAYER = "relu2_2"
@@ -150,10 +153,6 @@ def _warm_up_identity(net, opt, images, options: StyleTrainOptions, rng, deadlin
         opt.step()
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
 def _check_numbers(o: StyleTrainOptions) -> None:
     """UserError naming the first option out of its range (before any work)."""
     for flag, value, low in (("--size", o.size, 16), ("--iterations", o.iterations, 1), ("--width", o.width, 1),
@@ -172,10 +171,10 @@ def _check_numbers(o: StyleTrainOptions) -> None:
             raise UserError(f"{flag} must be 0 or more, got {value}")
 
 
-def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] = _print) -> Path:
+def train_style_model(options: StyleTrainOptions) -> Path:
     """Train a TransformerNet on options.style and options.content, save it to options.out; the saved path.
 
-    report gets one line per log step (and a few about the set-up); the default prints them.
+    Logs (logger stages.style_train, INFO) one line per log step and a few about the set-up.
     """
     o = options
     if not str(o.out).endswith(".pth"):
@@ -191,13 +190,13 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
         torch.set_num_threads(o.threads)
     backbone = resolve_vgg(o.vgg, o.vgg_seed)
     vgg = Vgg16Taps(backbone)
-    report(f"train_style: VGG16 = {backbone.describe()}")
+    log.info(f"train_style: VGG16 = {backbone.describe()}")
 
     style = load_image(o.style)
     if o.style_size:
         style = _short_side_resize(style, o.style_size)
     images = load_content(content_files(o.content), o.size, o.frames_per_video)
-    report(f"train_style: {len(images)} content images, style {style.shape[1]}x{style.shape[0]}, "
+    log.info(f"train_style: {len(images)} content images, style {style.shape[1]}x{style.shape[0]}, "
            f"crops {o.size}px, batch {o.batch_size}")
 
     with torch.no_grad():
@@ -209,7 +208,7 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
     start, sums = time.time(), np.zeros(3)
     if o.identity_steps:
         _warm_up_identity(net, opt, images, o, rng, deadline)
-        report(f"train_style: {o.identity_steps} identity warm-up steps, {time.time() - start:.0f} s")
+        log.info(f"train_style: {o.identity_steps} identity warm-up steps, {time.time() - start:.0f} s")
     it = 0
     for it in range(1, o.iterations + 1):
         x = sample_batch(images, o.batch_size, o.size, rng)
@@ -231,12 +230,12 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
         if it % o.log_every == 0 or it == o.iterations or out_of_time:
             n = (it - 1) % o.log_every + 1
             c, s, t = sums / n
-            report(f"iter {it:5d}  {elapsed:7.1f}s  content {c:.4f}  style {s:.4f}  tv {t:.4f}")
+            log.info(f"iter {it:5d}  {elapsed:7.1f}s  content {c:.4f}  style {s:.4f}  tv {t:.4f}")
             sums[:] = 0
         if out_of_time:
-            report(f"train_style: time budget of {o.minutes} min reached")
+            log.info(f"train_style: time budget of {o.minutes} min reached")
             break
     net.eval()
     save_transformer(net, o.out)
-    report(f"train_style: saved {o.out} (width {o.width}, {it} iterations, {time.time() - t0:.0f} s in all)")
+    log.info(f"train_style: saved {o.out} (width {o.width}, {it} iterations, {time.time() - t0:.0f} s in all)")
     return Path(o.out)
