@@ -16,6 +16,7 @@ import sys
 
 from cli_types import finite_float
 from errors import UserError, run_cli
+from reporting import console
 
 
 def parse_args(argv=None):
@@ -137,7 +138,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    console(logging.WARNING)
     return run_cli(lambda a: run(parse_args(a)), argv)
 
 
