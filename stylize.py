@@ -116,7 +116,7 @@ def run(args) -> int:
     stop = None if args.frames is None else args.start + args.frames
     params = load_stage_params(args.stages_config, args.overrides)
     smoothing = False if args.no_smoothing else (True if args.smoothing is None else args.smoothing)
-    report = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    logging.getLogger("stages.pipeline").setLevel(logging.WARNING if args.quiet else logging.INFO)  # stage lines
     frames = iter_frames(args.input, args.start, stop, size=size)
     total = max(0, info.num_frames - args.start) if info.num_frames else None
     if total is not None and args.frames is not None:
@@ -126,7 +126,7 @@ def run(args) -> int:
     writer = VideoWriter(args.output, info.fps, audio_from=audio, flag="--output",
                          timestamps=times if len(times) else None)  # checked before any work
     out = apply_stages(frames, args.stages, params, device=args.device, smoothing=smoothing,
-                       flow=args.flow or "auto", report=report, total=total, progress=not args.quiet)
+                       flow=args.flow or "auto", total=total, progress=not args.quiet)
     with writer:
         for frame in out:
             writer.write(frame)
