@@ -1,10 +1,36 @@
 """Atomic file writes: a temporary file beside the target, flushed and fsynced, then renamed onto it."""
 import contextlib
 import os
-import tempfile
-from pathlib import Path
+import secrets
 
 from errors import signals_deferred
+
+TEMP_SUFFIX = ".tmp"  # atomic_open's temporary files: .<name>.<random>.tmp (a killed writer leaves one)
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def reserve_temp_path(path, suffix=None) -> str:
+    """Create an empty hidden file .<name>.<random><suffix> beside `path` for an atomic os.replace.
+
+    suffix: default ".part<the target's extension>", for writers that need a path with the right extension
+    (ffmpeg); call it under signals_deferred() and record the result. Created with the usual permissions
+    (umask applies), unlike tempfile.mkstemp's private 0600.
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    suffix = f".part{os.path.splitext(name)[1]}" if suffix is None else suffix
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
@@ -13,15 +39,11 @@ def atomic_open(path, mode="wb", **kwargs):
 
     A crash at any moment leaves either the previous file or the complete new one, never a partial file.
     """
-    path = Path(path)
     tmp = None
     try:
         with signals_deferred():  # created and recorded in tmp before a signal can stop us
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should have the usual permissions
-        with os.fdopen(fd, mode, **kwargs) as handle:
+            tmp = reserve_temp_path(path, suffix=TEMP_SUFFIX)
+        with open(tmp, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -33,12 +33,13 @@ def parse_args(argv=None):
     p.add_argument("--config", default=None,
                    help="YAML config (default: the one stored in the checkpoint; needed for published FOMM weights)")
     motion = p.add_mutually_exclusive_group()
-    motion.add_argument("--relative", dest="relative", action="store_true", default=True,
-                        help="transfer the driving motion relative to its initial frame (default)")
+    motion.add_argument("--relative", dest="relative", action=argparse.BooleanOptionalAction, default=True,
+                        help="transfer the driving motion relative to its initial frame (default; "
+                             "--no-relative or --absolute: use the driving keypoints as they are)")
     motion.add_argument("--absolute", dest="relative", action="store_false",
                         help="use the driving keypoints as they are")
-    p.add_argument("--adapt_scale", dest="adapt_scale", action="store_true", default=True,
-                   help="scale the motion by the ratio of keypoint hull sizes (default)")
+    p.add_argument("--adapt_scale", dest="adapt_scale", action=argparse.BooleanOptionalAction, default=True,
+                   help="scale the motion by the ratio of keypoint hull sizes (default; off: --no-adapt_scale)")
     p.add_argument("--no_adapt_scale", dest="adapt_scale", action="store_false")
     best = p.add_mutually_exclusive_group()
     best.add_argument("--find_best_frame", action="store_true",

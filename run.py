@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from errors import run_cli
+from reporting import console
 
 MODES = ("train", "reconstruction", "animate")
 
@@ -43,6 +44,7 @@ def parse_args(argv=None):
 
 def _main(argv=None) -> None:
     args = parse_args(argv)
+    console()  # progress and results are logged (train lowers it to warnings on ranks other than 0)
     from engine.config import load_config
 
     overrides = list(args.overrides)

@@ -15,6 +15,7 @@ import sys
 
 from cli_types import finite_float
 from errors import run_cli
+from reporting import console
 
 
 def parse_args(argv=None):
@@ -52,7 +53,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    console(logging.WARNING)
     return run_cli(lambda a: run(parse_args(a)), argv)
 
 

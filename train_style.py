@@ -12,6 +12,7 @@ import sys
 
 from cli_types import finite_float
 from errors import run_cli
+from reporting import console
 
 
 def parse_args(argv=None):
@@ -45,7 +46,9 @@ def parse_args(argv=None):
 def _main(argv=None) -> None:
     from stages.style_train import StyleTrainOptions, train_style_model
 
-    train_style_model(StyleTrainOptions(**vars(parse_args(argv))))
+    options = StyleTrainOptions(**vars(parse_args(argv)))
+    console()
+    train_style_model(options)
 
 
 def main(argv=None) -> int:

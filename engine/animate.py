@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -12,7 +12,9 @@ import torch
 from engine.hardware import bf16_native
 from errors import UserError
 from footage.sources import fit_frame
-from modules.normalize import movement_scale, normalize_kp
+from modules.normalize import keypoint_normalizer, normalize_kp
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -93,8 +95,8 @@ class Animator:
         if int(batch_size) < 1:
             raise UserError(f"batch size must be at least 1, got {batch_size}")
         if dtype == "bf16" and self.device.type == "cpu" and not bf16_native():
-            print("notice: this CPU has no native bfloat16 (no avx512_bf16, no AMX), where bf16 runs about 3x "
-                  "slower than fp32; running in fp32 instead", file=sys.stderr)
+            log.warning("notice: this CPU has no native bfloat16 (no avx512_bf16, no AMX), where bf16 runs about "
+                        "3x slower than fp32; running in fp32 instead")
             dtype = "fp32"
         self.frame_shape = tuple(int(v) for v in (frame_shape or (256, 256))[:2])
         self.relative = bool(relative)
@@ -160,21 +162,9 @@ class Animator:
 
     def _normalizer(self, kp_initial: dict):
         """A function kp_driving -> the keypoints to drive the generator with (normalize_kp, batched)."""
-        scale = movement_scale(self.source_kp, kp_initial) if (self.adapt_scale and self.relative) else 1
-        use_jacobian = self.relative_jacobian and "jacobian" in kp_initial
-        inverse_initial = torch.inverse(kp_initial["jacobian"]) if use_jacobian else None
-
-        def normalize(kp_driving: dict) -> dict:
-            if not self.relative:
-                return dict(kp_driving)
-            kp = dict(kp_driving)
-            kp["value"] = (kp_driving["value"] - kp_initial["value"]) * scale + self.source_kp["value"]
-            if use_jacobian:
-                kp["jacobian"] = torch.matmul(torch.matmul(kp_driving["jacobian"], inverse_initial),
-                                              self.source_kp["jacobian"])
-            return kp
-
-        return normalize
+        return keypoint_normalizer(self.source_kp, kp_initial, adapt_movement_scale=self.adapt_scale,
+                                   use_relative_movement=self.relative,
+                                   use_relative_jacobian=self.relative_jacobian)
 
     def run(self, driving_frames: Iterable, return_motion: bool = False, initial=None,
             start_index: int = 0) -> Iterator[AnimatedFrame]:
@@ -274,20 +264,13 @@ def best_frame(source_image, driving_frames: Iterable, backend, size: int | None
     """Index of the driving frame whose face pose and expression (normalised 68-point landmarks) are
     closest to the source's. Like the original, both images are first resized to size x size (None: as
     they are). Frames without a face are skipped; UserError when the source or every frame has none."""
-    from faces.pose import pose_distance
+    from faces.pose import closest_pose
 
     reference = backend.landmarks(_landmark_image(source_image, size))
     if reference is None:
         raise UserError("no face found in the source image, which --find_best_frame needs; pass a photo "
                         "with a clearly visible face or drop --find_best_frame")
-    best, best_distance = None, np.inf
-    for index, frame in enumerate(driving_frames):
-        landmarks = backend.landmarks(_landmark_image(frame, size))
-        if landmarks is None:
-            continue
-        distance = pose_distance(reference, landmarks)
-        if distance < best_distance:
-            best, best_distance = index, distance
+    best = closest_pose(reference, (backend.landmarks(_landmark_image(frame, size)) for frame in driving_frames))
     if best is None:
         raise UserError("no face found in any driving frame, which --find_best_frame needs; pass a driving "
                         "video showing a face or drop --find_best_frame")

@@ -8,8 +8,7 @@ animated by the driving video with animate_params.normalization_params, as the o
 from __future__ import annotations
 
 import collections
-import os
-import re
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,35 +19,25 @@ from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks
 from engine.inference import resolve_device
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from engine.visualize import Visualizer
 from errors import UserError
 from footage import FramesDataset, PairedDataset
-from video import VIDEO_EXTENSIONS, VideoWriter, probe
+from footage.sources import video_fps, video_stem
+from video import VideoWriter
 
-DEFAULT_FPS = 25.0
-
-
-def _stem(name: str) -> str:
-    root, ext = os.path.splitext(name)
-    return re.sub(r"[/\\]+", "_", root if ext.lower() in VIDEO_EXTENSIONS else name) or "video"
-
-
-def _fps(path: str) -> float:
-    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
-        return probe(path).fps or DEFAULT_FPS
-    return DEFAULT_FPS
+log = logging.getLogger(__name__)
 
 
 def animate_pair(animator: Animator, pairs: PairedDataset, idx: int, out_dir: Path, fmt: str,
                  visualizer: Visualizer | None = None) -> Path:
     """Animate pair idx; returns the path of the animation. Frames are streamed, never all in memory."""
     driving_name, source_name = pairs.names(idx)
-    name = f"{_stem(driving_name)}-{_stem(source_name)}"
+    name = f"{video_stem(driving_name)}-{video_stem(source_name)}"
     source = np.ascontiguousarray(pairs.source_image(idx).transpose(1, 2, 0))
     animator.set_source(source)
     source_kp = animator.source_kp_array
-    fps = _fps(pairs.driving_path(idx))
+    fps = video_fps(pairs.driving_path(idx))
     seen = collections.deque()
 
     def driving():
@@ -106,11 +95,11 @@ def run_animate(config: dict, options: PairsOptions) -> Path:
     if len(pairs) == 0:
         raise UserError(f"no animation pairs: none of the pairs_list rows names two videos of {dataset.root_dir}; "
                         "fix dataset_params.pairs_list or set it to null for random pairs")
-    run_dir = options.run_dir or next_run_dir(options.log_dir, "animate", options.config)
+    run_dir = choose_run_dir(options.run_dir, options.log_dir, "animate", options.config)
     out_dir = prepare_run_dir(run_dir, config) / "animation"
     out_dir.mkdir(exist_ok=True)
     visualizer = Visualizer(**config["visualizer_params"]) if options.visualize else None
-    print(f"animating {len(pairs)} pairs from {dataset.root_dir} into {out_dir}")
+    log.info("animating %d pairs from %s into %s", len(pairs), dataset.root_dir, out_dir)
     for idx in tqdm(range(len(pairs)), unit="pair", desc="animate"):
         animate_pair(animator, pairs, idx, out_dir, params["format"], visualizer)
     return out_dir

@@ -1,5 +1,6 @@
 """Checkpoints: reading the original FOMM format (and ours), atomic writing, and clear mismatch reports."""
 import glob
+import logging
 import os
 import pickle
 import re
@@ -14,6 +15,7 @@ from errors import UserError
 
 NETWORKS = ("kp_detector", "generator", "discriminator")
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+log = logging.getLogger(__name__)
 
 
 def read_checkpoint(path) -> dict:
@@ -68,14 +70,17 @@ def fitting_config(found_shapes: dict, exclude=None):
     return None
 
 
-def load_networks(path, networks, config_path=None, require=("kp_detector", "generator"), strict=True) -> dict:
+def load_networks(path, networks, config_path=None, require=("kp_detector", "generator"), strict=True,
+                  state=None) -> dict:
     """Load a checkpoint's network weights into `networks` (engine.build.Networks); returns the checkpoint.
 
     Networks named in `require` must be present; the discriminator is optional (the published
     checkpoints have it, inference-only files may not). Any key or shape mismatch is one UserError line
     listing missing keys, unexpected keys and shape mismatches, and naming a config that does fit.
+    strict=False: missing and unexpected keys are logged as a warning and the matching weights loaded
+    (shape mismatches stay an error). state: the checkpoint dict when the caller has read `path` already.
     """
-    state = read_checkpoint(path)
+    state = read_checkpoint(path) if state is None else state
     for name in require:
         if name not in state:
             raise UserError(f"checkpoint {path} has no '{name}' weights; it cannot be used for this job")
@@ -87,6 +92,10 @@ def load_networks(path, networks, config_path=None, require=("kp_detector", "gen
         found_shapes[name] = {k: list(v.shape) for k, v in sd.items()}
         expected = {k: list(v.shape) for k, v in net.state_dict().items()}
         missing, unexpected, shapes = _mismatch(expected, found_shapes[name])
+        if not strict and (missing or unexpected) and not shapes:
+            log.warning("%s of %s: %d missing keys (%s), %d unexpected keys (%s); the rest loaded", name, path,
+                        len(missing), ", ".join(missing[:3]), len(unexpected), ", ".join(unexpected[:3]))
+            missing = unexpected = []
         if missing or unexpected or shapes:
             parts = []
             if missing:

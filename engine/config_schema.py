@@ -138,7 +138,7 @@ SCHEMA = {
             "mouth": (float, False, 0.0, NON_NEGATIVE),
         }, True, None),
         # ours from here on
-        "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", or a path to a .pth file
+        "vgg_weights": (str, False, "imagenet"),  # "imagenet", "random", "auto" or a path to a .pth file
         # "vgg19", or a trained stillmotion checkpoint whose frozen generator encoder gives the features
         "perceptual_network": (str, False, "vgg19"),
         "mixed_precision": (str, False, "fp32", ("fp32", "bf16")),

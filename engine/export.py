@@ -9,12 +9,16 @@ keypoints.onnx, source_encoder.onnx, frame.onnx (engine/onnx_export.py says what
 config.yaml and export.json, for demo.py --runtime onnxruntime --onnx FOLDER.
 """
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
 
 from engine.checkpoint import read_checkpoint, save_checkpoint
 from errors import UserError, run_cli
+from reporting import console
+
+log = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "stillmotion-vox-128.pth.tar"
 
@@ -46,13 +50,14 @@ def _main(argv=None):
                    help="--onnx: YAML config (default: the one stored in the checkpoint; needed for published "
                         "FOMM weights)")
     args = p.parse_args(argv)
+    console()
     if args.output is not None:
         if args.checkpoint is None:
             raise UserError("--output needs --checkpoint, the training checkpoint to slim down")
         if args.config is not None:
             raise UserError("--config is for --onnx; --output keeps the config stored in the checkpoint")
         slim = export(args.checkpoint, args.output)
-        print(f"wrote {args.output} (step {slim['stillmotion'].get('step', '?')})")
+        log.info("wrote %s (step %s)", args.output, slim["stillmotion"].get("step", "?"))
         return
     from engine.inference import load_model
     from engine.onnx_export import check_out_dir, export_onnx
@@ -63,8 +68,9 @@ def _main(argv=None):
     model = load_model(args.checkpoint or BUNDLED, config_path=args.config, device="cpu")
     manifest = export_onnx(model, args.onnx)
     worst = max(manifest["check_max_abs_diff"].values())
-    print(f"wrote {', '.join(manifest['graphs'])} and config.yaml to {args.onnx} (opset {manifest['opset']}, "
-          f"{manifest['frame_shape'][1]}x{manifest['frame_shape'][0]}; onnxruntime vs torch max abs diff {worst:.1e})")
+    log.info("wrote %s and config.yaml to %s (opset %s, %dx%d; onnxruntime vs torch max abs diff %.1e)",
+             ", ".join(manifest["graphs"]), args.onnx, manifest["opset"], manifest["frame_shape"][1],
+             manifest["frame_shape"][0], worst)
 
 
 if __name__ == "__main__":

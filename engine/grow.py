@@ -12,12 +12,16 @@ this stops with one line naming what does not. The output is an original-format 
 epoch, so training starts from step 0 with these weights (as with the published checkpoints).
 """
 import argparse
+import logging
 import sys
 
 from engine.build import build_networks
 from engine.checkpoint import _mismatch, read_checkpoint, save_checkpoint
 from engine.config import load_config
 from errors import UserError, run_cli
+from reporting import console
+
+log = logging.getLogger(__name__)
 
 
 def _is_antialias_kernel(key: str) -> bool:
@@ -63,9 +67,10 @@ def _main(argv=None):
     p.add_argument("--config", required=True, help="the config of the new model")
     p.add_argument("--output", required=True, help="checkpoint to write (then: run.py --checkpoint it)")
     args = p.parse_args(argv)
+    console()
     report = grow(args.checkpoint, args.config, args.output)
-    print(f"wrote {args.output}: {report['copied']} tensors copied; anti-aliasing kernels from the new config: "
-          f"{', '.join(report['from_config']) or 'none'}")
+    log.info("wrote %s: %d tensors copied; anti-aliasing kernels from the new config: %s", args.output,
+             report["copied"], ", ".join(report["from_config"]) or "none")
 
 
 if __name__ == "__main__":

@@ -45,17 +45,18 @@ def load_model(checkpoint, config_path=None, device="auto", overrides=()) -> Loa
 
     Networks come back in eval mode on `device`. The published FOMM checkpoints carry no config: pass one.
     """
+    state = read_checkpoint(checkpoint)  # read once: the stored config and the weights
     if config_path is not None:
         config = load_config(config_path, overrides)
     else:
-        stored = read_checkpoint(checkpoint).get("stillmotion", {}).get("config")
+        stored = state.get("stillmotion", {}).get("config")
         if stored is None:
             raise UserError(f"checkpoint {checkpoint} carries no config (original FOMM format); "
                             "pass --config, e.g. config/vox-256.yaml")
         config = validate_config(stored, source=f"{checkpoint} (stored config)")
     dev = resolve_device(device)
     networks = build_networks(config["model_params"])
-    load_networks(checkpoint, networks, config_path=config_path)
+    load_networks(checkpoint, networks, config_path=config_path, state=state)
     for _, net in networks.items():
         net.to(dev).eval()
     return LoadedModel(config, networks, dev, str(checkpoint))

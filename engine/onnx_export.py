@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atomic import current_umask
 from engine.config import dump_config
 from errors import UserError
 
@@ -205,15 +206,9 @@ def export_onnx(model, out_dir, opset: int = OPSET) -> dict:
                     "graphs": {name: {"inputs": i, "outputs": o} for name, (i, o) in graph_io(model.config).items()},
                     "check_max_abs_diff": diffs}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        os.chmod(work, 0o777 & ~_umask())
+        os.chmod(work, 0o777 & ~current_umask())
         os.replace(work, out_dir)  # onto an empty folder too
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return manifest
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

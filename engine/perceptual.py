@@ -19,9 +19,10 @@ def build_vgg(train_params, seed=0):
     train_params.perceptual_network: "vgg19" (default), or a path to a trained stillmotion checkpoint whose
     generator encoder (frozen, modules.fomm_features) gives the features: an offline loss network of our own.
 
-    train_params.vgg_weights: "imagenet" (default) needs torchvision's vgg19-dcbb9e9d.pth in the torch hub
-    cache and never silently falls back; "random" is a seeded random init (useful offline: still a
-    multi-scale feature loss); anything else is a path to a torchvision-format VGG19 state_dict.
+    train_params.vgg_weights, the stages' weight vocabulary: "imagenet" (default) needs torchvision's
+    vgg19-dcbb9e9d.pth in the torch hub cache and never silently falls back; "random" is a seeded random init
+    (useful offline: still a multi-scale feature loss); "auto" is imagenet when the file is cached, else random,
+    saying which in the returned line; anything else is a path to a torchvision-format VGG19 state_dict.
     """
     if sum(train_params["loss_weights"]["perceptual"]) == 0:
         return None, "perceptual loss: off (all weights 0)"
@@ -29,6 +30,8 @@ def build_vgg(train_params, seed=0):
     if network != "vgg19":
         return _generator_features(network, len(train_params["loss_weights"]["perceptual"]))
     choice = train_params.get("vgg_weights", "imagenet")
+    if choice == "auto":
+        choice = "imagenet" if torchvision_weights_file(VGG19_Weights.IMAGENET1K_V1) is not None else "random"
     if choice == "imagenet":
         path = torchvision_weights_file(VGG19_Weights.IMAGENET1K_V1)
         if path is None:
@@ -45,7 +48,8 @@ def build_vgg(train_params, seed=0):
         return vgg, f"perceptual loss: VGG19 with RANDOM weights (seed {seed}), as train_params.vgg_weights asks"
     path = Path(choice)
     if not path.is_file():
-        raise UserError(f"train_params.vgg_weights: {choice} is neither 'imagenet', 'random' nor an existing file")
+        raise UserError(f"train_params.vgg_weights: {choice} is neither 'imagenet', 'random', 'auto' nor an "
+                        "existing file")
     try:
         vgg = Vgg19(load_state_dict_file(path))
     except (RuntimeError, KeyError) as exc:

@@ -23,7 +23,7 @@ output frame is frame 0) and, with --baseline_checkpoint, a second model. Writte
 """
 from __future__ import annotations
 
-import os
+import logging
 import platform
 import re
 import time
@@ -40,15 +40,17 @@ from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
 from engine.fullres import FullResComposer
 from engine.inference import load_model, resolve_device
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from errors import UserError
 from evaluation import MetricContext, Stats, build_metrics, metric_names
 from evaluation.metrics import METRICS
 from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
 from faces.crop import resize_image
 from footage import FramesDataset
-from video import VIDEO_EXTENSIONS, VideoWriter, probe
+from footage.sources import video_fps, video_stem
+from video import VIDEO_EXTENSIONS, VideoWriter
 
+log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CSV_NAME = "reconstruction_metrics.csv"
 JSON_NAME = "reconstruction_summary.json"
@@ -72,20 +74,6 @@ class ReconstructionOptions:
     visualize: bool = False  # also write real | model [| baseline] side-by-side videos
     output_mode: str = "generator"  # generator: the paper's protocol; fullres: demo.py's output
     size: int | None = None  # read and score the frames at this side (default: the model's frame size)
-
-
-# ----------------------------------------------------------------------------------------- run directory
-
-
-def run_dir_for(config: dict, run_dir: str | None = None, log_dir: str | None = "log", named_after: str | None = None,
-                mode: str = "reconstruction") -> Path:
-    """run_dir (created if needed) or a new numbered folder under log_dir named after `named_after` (a
-    config or checkpoint path), with config.yaml."""
-    if run_dir and Path(run_dir).exists() and not Path(run_dir).is_dir():
-        raise UserError(f"--run_dir {run_dir} is a file; pass a folder")
-    if not run_dir:
-        run_dir = next_run_dir(log_dir or "log", mode, named_after or "model")
-    return prepare_run_dir(run_dir, config)
 
 
 # ----------------------------------------------------------------------------------------- systems
@@ -190,19 +178,6 @@ def _unavailable_columns(unavailable: dict[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------- one video
 
 
-def _fps(path: str) -> float:
-    if os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS):
-        fps = probe(path).fps
-        if fps and fps > 0:
-            return fps
-    return DEFAULT_FPS
-
-
-def _video_stem(name: str) -> str:
-    stem = name[: -len(ext)] if (ext := os.path.splitext(name)[1].lower()) in VIDEO_EXTENSIONS else name
-    return re.sub(r"[/\\]+", "_", stem) or "video"
-
-
 def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     batch = []
     for frame in frames:
@@ -218,8 +193,8 @@ def reconstruct_video(dataset: FramesDataset, index: int, systems: list[System],
                       fmt: str, visualize: bool) -> dict[str, Stats]:
     """Regenerate video `index` with every system, write the model's video, return per-system video stats."""
     path = dataset.video_path(index)
-    stem = _video_stem(dataset.videos[index])
-    fps = _fps(path)
+    stem = video_stem(dataset.videos[index])
+    fps = video_fps(path)
     frames = dataset.source(index).iter()
     first = next(frames, None)
     if first is None:
@@ -307,17 +282,18 @@ def run_reconstruction(config: dict, options: ReconstructionOptions, print_table
     systems, unavailable = build_systems(config, options, device, context)
     columns = report_columns()
     missing = _unavailable_columns(unavailable)
-    run_dir = run_dir_for(config, options.run_dir, options.log_dir, options.config or options.checkpoint)
+    run_dir = prepare_run_dir(choose_run_dir(options.run_dir, options.log_dir, "reconstruction",
+                                             options.config or options.checkpoint), config)
     out_dir = run_dir / VIDEO_DIR
     out_dir.mkdir(exist_ok=True)
 
     backends = {m.name: m.describe() for m in systems[0].metrics if m.describe()}
-    print(f"reconstruction: {count} of {len(dataset)} test videos in {dataset.root_dir} on {device}; "
-          f"run dir {run_dir}")
+    log.info("reconstruction: %d of %d test videos in %s on %s; run dir %s", count, len(dataset), dataset.root_dir,
+             device, run_dir)
     for name, line in backends.items():
-        print(f"  {name}: {line}")
+        log.info("  %s: %s", name, line)
     for name, reason in unavailable.items():
-        print(f"  {name}: unavailable ({reason})")
+        log.info("  %s: unavailable (%s)", name, reason)
 
     rows, per_video = [], []
     videos_scored = {s.name: {c: 0 for c in columns} for s in systems}
@@ -339,7 +315,7 @@ def run_reconstruction(config: dict, options: ReconstructionOptions, print_table
             per_video.append(row)
         model_row = rows[-len(systems)]
         shown = ", ".join(f"{c} {model_row[c]:.4g}" for c in columns if isinstance(model_row[c], float))
-        print(f"[{index + 1}/{count}] {name}: {model_row['frames']} frames, {shown} ({seconds:.1f} s)")
+        log.info("[%d/%d] %s: %d frames, %s (%.1f s)", index + 1, count, name, model_row["frames"], shown, seconds)
 
     table = {s.name: {c: _summary_entry(s.total, c, missing.get(c), videos_scored[s.name][c]) for c in columns}
              for s in systems}
@@ -370,12 +346,12 @@ def run_reconstruction(config: dict, options: ReconstructionOptions, print_table
     write_json(json_path, summary)
     write_tensorboard(run_dir, per_video, table, columns)
 
-    if print_table:
+    if print_table:  # the result table is the command's output (stdout); the rest is reporting (logging)
         print()
         print(format_table(table, columns))
         print("lower is better except " + ", ".join(c for c in columns if _higher_is_better(c)) + " (higher); "
               "mean +- std over frames")
-    print(f"wrote {csv_path}, {json_path} and {count} videos in {out_dir}")
+    log.info("wrote %s, %s and %d videos in %s", csv_path, json_path, count, out_dir)
     return summary
 
 

@@ -16,6 +16,14 @@ def next_run_dir(log_dir, kind, config_path) -> Path:
     return log_dir / f"{max(numbers, default=-1) + 1:05d}-{kind}-{stem}"
 
 
+def choose_run_dir(run_dir, log_dir, kind, named_after) -> Path:
+    """The one run-directory rule: `run_dir` exactly as given, else a new numbered
+    <log_dir or log>/<NNNNN>-<kind>-<stem of named_after (the config, else "model")>."""
+    if run_dir:
+        return Path(run_dir)
+    return next_run_dir(log_dir or "log", kind, named_after or "model")
+
+
 def prepare_run_dir(run_dir, config) -> Path:
     """Create `run_dir` exactly as named (spaces kept: config and checkpoints share one folder) with config.yaml."""
     run_dir = Path(run_dir)

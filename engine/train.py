@@ -15,13 +15,14 @@ from engine import distributed as D
 from engine.build import build_networks
 from engine.checkpoint import find_resume_checkpoint, load_networks
 from engine.perceptual import build_vgg
-from engine.rundir import next_run_dir, prepare_run_dir
+from engine.rundir import choose_run_dir, prepare_run_dir
 from engine.sampler import EpochOrder, SeededItems
 from engine.train_hooks import Checkpoints, StopSignals, StopTraining
 from engine.train_log import LogCadence
 from errors import UserError
 from footage import DatasetRepeater, FramesDataset
 from modules.model import DiscriminatorFullModel, GeneratorFullModel
+from reporting import console
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -92,12 +93,11 @@ class Trainer:
         self.gen_step_model, self.disc_step_model = self.generator_full, self.discriminator_full
         if info.enabled:
             ids = [info.device.index] if info.device.type == "cuda" else None
-            # The discriminator lives inside the generator's full model only to score its output; its
-            # gradients there are discarded, and its own DDP wrapper below synchronises its real step.
-            DDP._set_params_and_buffers_to_ignore_for_model(
-                self.generator_full, [f"discriminator.{k}" for k in self.generator_full.discriminator.state_dict()]
-                if self.use_gan else [])
+            # The discriminator lives inside the generator's full model only to score its output; it is
+            # frozen there (see step), so this wrapper leaves its weights to its own wrapper below.
+            self._discriminator_trainable(False)
             self.gen_step_model = DDP(self.generator_full, device_ids=ids, broadcast_buffers=False)
+            self._discriminator_trainable(True)
             if self.use_gan:
                 self.disc_step_model = DDP(self.discriminator_full, device_ids=ids, broadcast_buffers=False)
         self.autocast = (torch.autocast(info.device.type, dtype=torch.bfloat16)
@@ -111,6 +111,12 @@ class Trainer:
         if ok and params is not None:
             ok = all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
         return D.all_true(bool(ok), self.info)
+
+    def _discriminator_trainable(self, on: bool) -> None:
+        """Frozen during the generator step: the generator's GAN loss still flows through the discriminator to
+        the generated image, but the discriminator's own weights get no gradient (the reference computed one
+        and threw it away)."""
+        self.nets.discriminator.requires_grad_(on)
 
     def _buffers(self):
         return [b for _, net in self.nets.items() for b in net.buffers() if b.is_floating_point()]
@@ -136,13 +142,17 @@ class Trainer:
         opt = self.optimizers
         if self.tp["nonfinite"] == "skip":
             self._saved_buffers = [b.detach().clone() for b in self._buffers()]
-        with self.autocast:
-            losses_g, generated = self.gen_step_model(x)
-        loss = sum(v.float().mean() for v in losses_g.values())
-        if not self._finite(losses_g, None):
-            self._bad_step("the generator loss", losses_g)
-            return losses_g, generated
-        loss.backward()
+        self._discriminator_trainable(False)
+        try:
+            with self.autocast:
+                losses_g, generated = self.gen_step_model(x)
+            loss = sum(v.float().mean() for v in losses_g.values())
+            if not self._finite(losses_g, None):
+                self._bad_step("the generator loss", losses_g)
+                return losses_g, generated
+            loss.backward()
+        finally:
+            self._discriminator_trainable(True)
         trainable = [p for k in ("generator", "kp_detector") for g in opt[k].param_groups for p in g["params"]]
         if not self._finite({}, trainable):
             self._bad_step("a generator/keypoint-detector gradient", losses_g)
@@ -183,8 +193,11 @@ class Trainer:
         }
         return state
 
-    def load(self, path, config_path=None) -> int:
-        """Restore from our checkpoint (exact resume) or an original FOMM one (weights + optimisers); returns step."""
+    def load(self, path, config_path=None) -> tuple[dict | None, int | None]:
+        """Restore from our checkpoint (exact resume) or an original FOMM one (weights + optimisers).
+
+        Returns (our checkpoint section, None) for our format, (None, the epoch to start at) for the original's.
+        """
         state = load_networks(path, self.nets, config_path=config_path,
                               require=("kp_detector", "generator"))
         for k, o in self.optimizers.items():
@@ -274,7 +287,7 @@ def _run_dir(config, options: TrainOptions, checkpoint: Path | None, start_step:
     if run_dir is None and checkpoint and start_step > 0 and checkpoint.parent.joinpath("config.yaml").exists():
         run_dir = str(checkpoint.parent)
     if run_dir is None:
-        run_dir = str(next_run_dir(options.log_dir, "train", options.config)) if info.is_main else None
+        run_dir = str(choose_run_dir(None, options.log_dir, "train", options.config)) if info.is_main else None
     if info.is_main:
         run_dir = prepare_run_dir(run_dir, config)  # the folder it made is the one every file goes to
         for stale in run_dir.glob(".*.tmp"):  # temp files of a checkpoint write that was killed
@@ -304,7 +317,7 @@ def _epochs(trainer: Trainer, loader, sampler, total: int, stop: StopSignals, lo
 
 def _train(config, options: TrainOptions, info) -> Path:
     tp = config["train_params"]
-    logging.basicConfig(level=logging.INFO if info.is_main else logging.WARNING, format="%(message)s")
+    console(logging.INFO if info.is_main else logging.WARNING)
     vgg, vgg_line = build_vgg(tp, seed=tp["seed"])
     trainer = Trainer(config, info, vgg=vgg)
     loader, sampler = _make_loader(config, info, tp["seed"])

@@ -29,15 +29,14 @@ import numpy as np
 
 from evaluation.metrics import Metric, MetricContext, check_pair, register_metric
 from faces.mouth import MOUTH, mouth_mask
+from video.image import to_uint8
 
 EVAL_SIZE = 256  # frames are compared at 256x256, the resolution FOMM's face metrics use
 
 
 def eval_image(frame: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
     """A [0, 1] float (or uint8) HxWx3 frame as uint8 size x size RGB, the input of the face backends."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        frame = np.rint(np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8)
+    frame = to_uint8(frame)
     if frame.shape[:2] != (size, size):
         shrink = frame.shape[0] > size or frame.shape[1] > size
         frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)

@@ -11,7 +11,8 @@ Columns (lower is better unless marked):
     l1     mean |generated - real| over pixels and channels on [0, 1] images (FOMM's L1)
     psnr   peak signal-to-noise ratio in dB, data range 1 (higher is better; capped at 100 dB for identical
            frames, so that a frame reconstructed exactly does not make the mean infinite)
-    ssim   structural similarity (skimage, Gaussian-free 7x7 window, over the colour channels; higher is better)
+    ssim   structural similarity (Wang et al. 2004: Gaussian window sigma 1.5, as the papers report it; over the
+           colour channels; higher is better)
     lpips  LPIPS v0.1 with the AlexNet trunk (the `lpips` package's linear layers + torchvision's ImageNet
            AlexNet weights, which must already be in torch.hub's cache: nothing is downloaded)
     warping_error  temporal warping error of the generated video (Lai et al. 2018, evaluation.warping_error):
@@ -29,23 +30,21 @@ import numpy as np
 
 from errors import UserError
 from evaluation.warping_error import WarpingError
+from registry import Registry
 
 PSNR_CAP_DB = 100.0
 
 # name -> class, in registration order (which is the column order of reports)
-METRICS: dict[str, type[Metric]] = {}
+METRICS: Registry = Registry("metric")
 
 
 def register_metric(name: str) -> Callable[[type[Metric]], type[Metric]]:
     """Class decorator: make a Metric subclass available as `name` (its columns default to (name,))."""
 
     def add(cls: type[Metric]) -> type[Metric]:
-        if name in METRICS and METRICS[name] is not cls:
-            raise ValueError(f"metric {name!r} is already registered by {METRICS[name].__name__}")
-        cls.name = name
+        METRICS.register(name)(cls)
         if not cls.columns:
             cls.columns = (name,)
-        METRICS[name] = cls
         return cls
 
     return add
@@ -110,9 +109,8 @@ def build_metrics(names: Iterable[str] | None = None,
     """
     context = context or MetricContext()
     names = metric_names() if names is None else list(names)
-    unknown = [n for n in names if n not in METRICS]
-    if unknown:
-        raise UserError(f"unknown metric {unknown[0]!r}; choose from: {', '.join(metric_names())}")
+    for name in names:
+        METRICS.get(name)  # an unknown name fails before anything is built
     ready, skipped = [], {}
     for name in names:
         cls = METRICS[name]
@@ -197,14 +195,19 @@ def psnr(generated: np.ndarray, real: np.ndarray) -> float:
     return PSNR_CAP_DB if mse <= 10 ** (-PSNR_CAP_DB / 10) else float(10 * np.log10(1.0 / mse))
 
 
+SSIM_SIGMA = 1.5  # Wang et al. 2004's Gaussian window (11x11), as the papers report it and as the SSIM loss uses
+
+
 def ssim(generated: np.ndarray, real: np.ndarray) -> float:
-    """skimage's structural similarity over the colour channels, data range 1."""
+    """Structural similarity as Wang et al. 2004 define it (skimage, Gaussian window sigma 1.5, population
+    covariance), averaged over the colour channels, data range 1. Frames under 11 px a side are refused."""
     from skimage.metrics import structural_similarity
 
-    side = min(real.shape[0], real.shape[1])
-    win = min(7, side if side % 2 else side - 1)
-    return float(structural_similarity(real.astype(np.float64), generated.astype(np.float64), win_size=win,
-                                       channel_axis=2, data_range=1.0))
+    if min(real.shape[0], real.shape[1]) < 11:
+        raise ValueError(f"SSIM needs frames of at least 11x11 pixels (its Gaussian window), got {real.shape[:2]}")
+    return float(structural_similarity(real.astype(np.float64), generated.astype(np.float64), channel_axis=2,
+                                       data_range=1.0, gaussian_weights=True, sigma=SSIM_SIGMA,
+                                       use_sample_covariance=False))
 
 
 @register_metric("l1")

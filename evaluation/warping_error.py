@@ -7,16 +7,14 @@ import numpy as np
 
 from motion.registry import get_flow, needs_motion
 from motion.warp import consistency_mask, warp
+from video.image import to_float
 
 
 def _as_float(frame) -> np.ndarray:
     a = np.asarray(frame)
     if a.ndim != 3 or a.shape[2] < 3:
         raise ValueError(f"warping error takes HxWx3 frames, got shape {a.shape}")
-    a = a[..., :3]
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255.0)
-    return a.astype(np.float32)
+    return to_float(a[..., :3])
 
 
 class WarpingError:

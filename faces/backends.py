@@ -1,51 +1,36 @@
 """The face-backend registry: register_backend, available_backends and get_backend("auto")."""
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 
 from errors import UserError
 from faces.base import FaceBackend
+from registry import Registry
 
-# name -> (priority, class); "auto" tries backends from the lowest priority number up.
-_REGISTRY: dict[str, tuple[int, type[FaceBackend]]] = {}
-
-# Modules whose import registers the built-in backends (imported lazily, so `import faces` stays cheap).
-_BUILTIN_MODULES = ("faces.fan_backend", "faces.dlib_backend", "faces.opencv_backend")
+# name -> class (with its `priority`); "auto" tries backends from the lowest priority number up. The built-in
+# backends register on import (imported lazily, so `import faces` stays cheap).
+_REGISTRY = Registry("face backend", builtin_modules=("faces.fan_backend", "faces.dlib_backend",
+                                                      "faces.opencv_backend"))
 
 
 def register_backend(name: str, priority: int = 100) -> Callable[[type[FaceBackend]], type[FaceBackend]]:
     """Class decorator: make a FaceBackend subclass available as `name` (lower priority = preferred)."""
-
-    def add(cls: type[FaceBackend]) -> type[FaceBackend]:
-        if name in _REGISTRY and _REGISTRY[name][1] is not cls:
-            raise ValueError(f"face backend {name!r} is already registered by {_REGISTRY[name][1].__name__}")
-        cls.name = name
-        _REGISTRY[name] = (priority, cls)
-        return cls
-
-    return add
-
-
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    return _REGISTRY.register(name, priority=priority)
 
 
 def registered_backends() -> list[str]:
     """Every registered backend name, preferred first, whether or not it can run here."""
-    _load_builtins()
-    return [name for name, _ in sorted(_REGISTRY.items(), key=lambda item: (item[1][0], item[0]))]
+    _REGISTRY.load_builtins()
+    return sorted(_REGISTRY, key=lambda name: (_REGISTRY[name].priority, name))
 
 
 def backend_class(name: str) -> type[FaceBackend]:
     """The registered class for `name`; UserError listing the known names when there is none."""
-    _load_builtins()
+    _REGISTRY.load_builtins()
     if name not in _REGISTRY:
-        known = ", ".join(registered_backends())
-        raise UserError(f"unknown face backend {name!r}; choose one of: auto, {known}")
-    return _REGISTRY[name][1]
+        raise _REGISTRY.unknown(name, ["auto", *registered_backends()])
+    return _REGISTRY[name]
 
 
 def missing_for(name: str) -> str | None:
@@ -87,7 +72,7 @@ def get_backend(name: str = "auto", landmarks: bool = True, embedding: bool = Fa
 
     reasons = []
     for candidate in registered_backends():
-        cls = _REGISTRY[candidate][1]
+        cls = _REGISTRY[candidate]
         problem = cls.missing()
         if problem is None and needs <= cls.provides:
             return cls(**_accepted(cls, options))

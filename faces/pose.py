@@ -1,7 +1,7 @@
 """Head-pose comparison from 68-point landmarks: normalise position and scale, then measure the difference."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -28,9 +28,9 @@ def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(((na - nb) ** 2).sum(axis=-1).mean()))
 
 
-def closest_pose(reference: np.ndarray, candidates: Sequence[np.ndarray | None]) -> int | None:
+def closest_pose(reference: np.ndarray, candidates: Iterable[np.ndarray | None]) -> int | None:
     """Index of the candidate landmark set whose pose is closest to `reference` (None entries, e.g. frames
-    without a face, are skipped); None when no candidate has landmarks."""
+    without a face, are skipped); None when no candidate has landmarks. Candidates may be a stream."""
     best, best_distance = None, np.inf
     for index, candidate in enumerate(candidates):
         if candidate is None:

@@ -19,6 +19,7 @@ import numpy as np
 from atomic import atomic_open
 from errors import UserError
 from footage.sources import LANDMARKS_DIR, open_source, video_names
+from video.image import to_uint8
 
 
 def landmarks_path(video_path: str) -> str:
@@ -51,9 +52,7 @@ def find_landmarks(frames: Iterable[np.ndarray], backend, detect_side: int = 256
 
     rows, last_box = [], None
     for frame in frames:
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8:
-            frame = (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        frame = to_uint8(frame)
         height, width = frame.shape[:2]
         scale = detect_side / max(height, width)
         big = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),

@@ -23,6 +23,7 @@ from skimage.transform import resize
 
 import video
 from errors import UserError
+from video.image import to_float
 
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg")
 LANDMARKS_DIR = "landmarks"  # reserved name in a dataset folder: never read as a video
@@ -33,14 +34,7 @@ log = logging.getLogger(__name__)
 def to_rgb_float(frame: np.ndarray) -> np.ndarray:
     """Any HxW, HxWx1, HxWx3 or HxWx4 integer/float image -> HxWx3 float32 in [0, 1] (alpha dropped)."""
     frame = np.asarray(frame)
-    if frame.dtype == np.uint8:
-        frame = frame.astype(np.float32) / 255.0
-    elif frame.dtype == np.uint16:
-        frame = frame.astype(np.float32) / 65535.0
-    elif frame.dtype == bool:
-        frame = frame.astype(np.float32)
-    else:
-        frame = frame.astype(np.float32, copy=False)
+    frame = to_float(frame) if frame.dtype in (np.uint8, np.uint16, np.bool_) else frame.astype(np.float32)
     if frame.ndim == 2:
         frame = frame[:, :, None]
     if frame.ndim != 3:
@@ -249,6 +243,24 @@ class VideoFileSource(FrameSource):
 
 # Checked in order: the first class whose accepts(path) is true opens the path.
 SOURCE_KINDS: list[type[FrameSource]] = [FolderSource, VideoFileSource, StripSource]
+
+
+DEFAULT_FPS = 25.0  # the frame rate written for sources that have none (frame folders, strips)
+
+
+def video_fps(path: str) -> float:
+    """The frame rate of a video-file source; DEFAULT_FPS for frame folders, strips and unknown rates."""
+    if os.path.isfile(path) and path.lower().endswith(video.VIDEO_EXTENSIONS):
+        fps = video.probe(path).fps
+        if fps and fps > 0:
+            return fps
+    return DEFAULT_FPS
+
+
+def video_stem(name: str) -> str:
+    """A dataset video's name as a file stem: a video extension dropped, path separators made '_'."""
+    root, ext = os.path.splitext(name)
+    return re.sub(r"[/\\]+", "_", root if ext.lower() in video.VIDEO_EXTENSIONS else name) or "video"
 
 
 def is_source_path(path: str) -> bool:

@@ -12,7 +12,7 @@ class DenseMotionNetwork(nn.Module):
     """Predicts a softmax mask over K+1 sparse motions, the dense deformation and an optional occlusion map."""
 
     def __init__(self, block_expansion, num_blocks, max_features, num_kp, num_channels,
-                 estimate_occlusion_map=False, scale_factor=1, kp_variance=0.01, align_corners=False, **unused):
+                 estimate_occlusion_map=False, scale_factor=1, kp_variance=0.01, align_corners=False):
         super().__init__()
         self.hourglass = Hourglass(block_expansion=block_expansion, in_features=(num_kp + 1) * (num_channels + 1),
                                    max_features=max_features, num_blocks=num_blocks)

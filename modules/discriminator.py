@@ -28,10 +28,14 @@ class DownBlock2d(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Returns (feature_maps, prediction_map); keypoint heatmaps are concatenated to the input with use_kp."""
+    """Returns (feature_maps, prediction_map); keypoint heatmaps are concatenated to the input with use_kp.
+
+    estimate_jacobian and align_corners come with the config's common_params and are not used here.
+    """
 
     def __init__(self, num_channels=3, block_expansion=64, num_blocks=4, max_features=512,
-                 sn=False, use_kp=False, num_kp=10, kp_variance=0.01, **unused):
+                 sn=False, use_kp=False, num_kp=10, kp_variance=0.01, estimate_jacobian=False,
+                 align_corners=False):
         super().__init__()
         blocks = []
         for i in range(num_blocks):

@@ -16,7 +16,7 @@ class OcclusionAwareGenerator(nn.Module):
 
     def __init__(self, num_channels, num_kp, block_expansion, max_features, num_down_blocks,
                  num_bottleneck_blocks, estimate_occlusion_map=False, dense_motion_params=None,
-                 estimate_jacobian=False, align_corners=False, **unused):
+                 estimate_jacobian=False, align_corners=False):
         super().__init__()
         if dense_motion_params is not None:
             self.dense_motion_network = DenseMotionNetwork(

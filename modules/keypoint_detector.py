@@ -9,10 +9,14 @@ from modules.geometry import make_coordinate_grid
 
 
 class KPDetector(nn.Module):
-    """Predicts K keypoints in [-1, 1] (x, y) and, optionally, a 2x2 Jacobian per keypoint."""
+    """Predicts K keypoints in [-1, 1] (x, y) and, optionally, a 2x2 Jacobian per keypoint.
+
+    align_corners comes with the config's common_params (the warping networks use it); it is not used here.
+    """
 
     def __init__(self, block_expansion, num_kp, num_channels, max_features, num_blocks, temperature,
-                 estimate_jacobian=False, scale_factor=1, single_jacobian_map=False, pad=0, **unused):
+                 estimate_jacobian=False, scale_factor=1, single_jacobian_map=False, pad=0,
+                 align_corners=False):
         super().__init__()
         self.predictor = Hourglass(block_expansion, in_features=num_channels,
                                    max_features=max_features, num_blocks=num_blocks)

@@ -2,35 +2,21 @@
 import math
 
 import torch
+from scipy.spatial import ConvexHull, QhullError
 
 from modules.geometry import inverse2x2
 
 
 def hull_area(points) -> float:
-    """Area of the 2-D convex hull of (N, 2) points (monotone chain); 0 for degenerate sets."""
-    pts = sorted(set(map(tuple, points.detach().double().cpu().tolist())))
+    """Area of the 2-D convex hull of (N, 2) points (scipy's ConvexHull, as the reference); 0 for degenerate
+    sets (fewer than three points, or all on one line), where Qhull finds no hull."""
+    pts = points.detach().double().cpu().numpy()
     if len(pts) < 3:
         return 0.0
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower, upper = [], []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    hull = lower[:-1] + upper[:-1]
-    area = 0.0
-    for i in range(len(hull)):
-        x0, y0 = hull[i]
-        x1, y1 = hull[(i + 1) % len(hull)]
-        area += x0 * y1 - x1 * y0
-    return abs(area) / 2
+    try:
+        return float(ConvexHull(pts).volume)
+    except QhullError:
+        return 0.0
 
 
 def movement_scale(kp_source, kp_driving_initial) -> float:
@@ -46,15 +32,32 @@ def movement_scale(kp_source, kp_driving_initial) -> float:
     return math.sqrt(source_area) / math.sqrt(driving_area)
 
 
+def keypoint_normalizer(kp_source, kp_driving_initial, adapt_movement_scale=False, use_relative_movement=False,
+                        use_relative_jacobian=False):
+    """normalize_kp with the source and the initial driving keypoints fixed: a function kp_driving -> the
+    keypoints to drive the generator with. The movement scale and the initial Jacobians' inverse are computed
+    once, so a stream of driving batches (batch dimension broadcast against the initial's 1) reuses them.
+    Relative Jacobians are used only when the keypoints have Jacobians."""
+    relative_jacobian = use_relative_jacobian and "jacobian" in kp_driving_initial
+    scale = movement_scale(kp_source, kp_driving_initial) if (adapt_movement_scale and use_relative_movement) else 1
+    inverse_initial = inverse2x2(kp_driving_initial["jacobian"]) if use_relative_movement and relative_jacobian \
+        else None
+
+    def normalize(kp_driving):
+        kp_new = dict(kp_driving)
+        if use_relative_movement:
+            diff = (kp_driving["value"] - kp_driving_initial["value"]) * scale
+            kp_new["value"] = diff + kp_source["value"]
+            if inverse_initial is not None:
+                jacobian_diff = torch.matmul(kp_driving["jacobian"], inverse_initial)
+                kp_new["jacobian"] = torch.matmul(jacobian_diff, kp_source["jacobian"])
+        return kp_new
+
+    return normalize
+
+
 def normalize_kp(kp_source, kp_driving, kp_driving_initial, adapt_movement_scale=False,
                  use_relative_movement=False, use_relative_jacobian=False):
     """Driving keypoints expressed relative to the source (FOMM's relative animation mode)."""
-    scale = movement_scale(kp_source, kp_driving_initial) if adapt_movement_scale else 1
-    kp_new = dict(kp_driving)
-    if use_relative_movement:
-        diff = (kp_driving["value"] - kp_driving_initial["value"]) * scale
-        kp_new["value"] = diff + kp_source["value"]
-        if use_relative_jacobian:
-            jacobian_diff = torch.matmul(kp_driving["jacobian"], inverse2x2(kp_driving_initial["jacobian"]))
-            kp_new["jacobian"] = torch.matmul(jacobian_diff, kp_source["jacobian"])
-    return kp_new
+    return keypoint_normalizer(kp_source, kp_driving_initial, adapt_movement_scale, use_relative_movement,
+                               use_relative_jacobian)(kp_driving)

@@ -8,13 +8,12 @@ import numpy as np
 
 from errors import UserError
 from motion.registry import FlowMethod, register_flow
+from video.image import to_uint8
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """HxW uint8 luminance of an HxWx3 RGB frame (float in [0, 1] or uint8) or an HxW image."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        frame = np.rint(np.clip(frame.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    frame = to_uint8(frame)
     if frame.ndim == 3:
         if frame.shape[2] == 1:
             return np.ascontiguousarray(frame[..., 0])

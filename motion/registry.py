@@ -1,19 +1,17 @@
 """The optical-flow registry: FlowMethod, register_flow, get_flow, available_flows, needs_motion."""
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 
 import numpy as np
 
 from errors import UserError
+from registry import Registry
 
-# name -> a FlowMethod subclass (instantiated with options) or a plain function (a, b) -> flow.
-_REGISTRY: dict[str, object] = {}
-
-# Modules whose import registers more flow methods (imported lazily: they may need more than OpenCV).
-_BUILTIN_MODULES = ("motion.flow", "motion.motion_field", "motion.ensemble")
+# name -> a FlowMethod subclass (instantiated with options) or a plain function (a, b) -> flow. The modules
+# that register the built-in ones are imported lazily: they may need more than OpenCV.
+_REGISTRY = Registry("flow method", builtin_modules=("motion.flow", "motion.motion_field", "motion.ensemble"))
 
 
 class FlowMethod:
@@ -40,34 +38,19 @@ class FlowMethod:
 
 def register_flow(name: str) -> Callable:
     """Decorator: make a FlowMethod subclass or a function (a, b) -> flow available as `name`."""
-
-    def add(obj):
-        if name in _REGISTRY and _REGISTRY[name] is not obj:
-            raise ValueError(f"flow method {name!r} is already registered")
-        if inspect.isclass(obj):
-            obj.name = name
-        _REGISTRY[name] = obj
-        return obj
-
-    return add
-
-
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    return _REGISTRY.register(name)
 
 
 def available_flows() -> list[str]:
     """Registered flow method names, sorted."""
-    _load_builtins()
+    _REGISTRY.load_builtins()
     return sorted(_REGISTRY)
 
 
 def get_flow(name: str, **options):
     """A ready flow method: an instance of the registered class (with `options`) or the registered function."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise UserError(f"unknown flow method {name!r}; choose one of: {', '.join(available_flows())}")
+    if name not in available_flows():
+        raise _REGISTRY.unknown(name, available_flows())
     obj = _REGISTRY[name]
     if inspect.isclass(obj):
         try:

@@ -1,7 +1,6 @@
 """Torchvision classifiers and VGG feature stacks for the stages: cached published weights or seeded random ones."""
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,18 +12,12 @@ from torchvision import models
 
 from errors import UserError
 from modules.pretrained import load_state_dict_file, torchvision_weights_file
+from modules.vgg import ARCHS as VGG_ARCHS
+from modules.vgg import VggFeatures
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
-
-# VGG conv widths per block (torchvision's configurations "D" = VGG16 and "E" = VGG19); "M" is a max-pool.
-_VGG_LAYOUT = {
-    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512, "M"),
-}
-
 
 @dataclass
 class Backbone:
@@ -189,37 +182,9 @@ def load_classifier(name: str, weights="auto", seed: int = 0, device="cpu") -> B
     return Backbone(name, freeze(model, device), published, str(path) if path else f"random init, seed {seed}")
 
 
-class VggFeatures(nn.Module):
-    """torchvision's VGG `features` stack alone (state_dict keys features.N.*), without the 100M-weight head."""
-
-    def __init__(self, arch: str = "vgg19"):
-        super().__init__()
-        layers, c_in = [], 3
-        for v in _VGG_LAYOUT[arch]:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(c_in, v, 3, padding=1), nn.ReLU(inplace=True)]
-                c_in = v
-        self.features = nn.Sequential(*layers)
-
-    def reset_random(self, seed: int) -> None:
-        """Kaiming-normal (fan_out, relu) weights and zero biases from a seeded generator: torchvision's recipe."""
-        g = torch.Generator().manual_seed(seed)
-        for m in self.features:
-            if isinstance(m, nn.Conv2d):
-                fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-                with torch.no_grad():
-                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_out))
-                    m.bias.zero_()
-
-    def forward(self, x):
-        return self.features(x)
-
-
 def load_vgg_features(arch: str = "vgg19", weights="auto", seed: int = 0, device="cpu") -> Backbone:
     """The conv part of VGG16/VGG19 (ImageNet-normalised input), published weights or seeded random ones."""
-    if arch not in _VGG_LAYOUT:
+    if arch not in VGG_ARCHS:
         raise UserError(f"unknown VGG {arch!r}; choose vgg16 or vgg19")
     enum = VGG_WEIGHTS[arch]
     path = _weights_file(arch, weights, torchvision_weights_file(enum), _expected(enum))

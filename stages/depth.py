@@ -35,6 +35,7 @@ from errors import UserError
 from stages.base import FrameContext, Stage
 from stages.depth_backends import BACKENDS, BackendUnavailable, FacePriorDepth, MidasDepth
 from stages.registry import register_stage
+from video.image import to_float, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ def colorize(depth: np.ndarray, colormap: str = "inferno") -> np.ndarray:
     d = np.clip(np.asarray(depth, dtype=np.float32), 0.0, 1.0)
     if COLORMAPS[colormap] is None:
         return np.repeat(d[..., None], 3, axis=2)
-    bgr = cv2.applyColorMap(np.rint(d * 255).astype(np.uint8), COLORMAPS[colormap])
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / np.float32(255.0)
+    bgr = cv2.applyColorMap(to_uint8(d), COLORMAPS[colormap])
+    return to_float(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def depth_mask(depth: np.ndarray, depth_str=1.0, use_threshold=False, th_val=0.5, invert=False) -> np.ndarray:
@@ -100,7 +101,7 @@ class DepthStage(Stage):
             raise UserError(f"unknown depth colormap {options['colormap']!r}; choose one of: {', '.join(COLORMAPS)}")
         choice = options["backend"]
         if choice not in ("auto", *BACKENDS):
-            raise UserError(f"unknown depth backend {choice!r}; choose one of: auto, {', '.join(BACKENDS)}")
+            raise BACKENDS.unknown(choice, ["auto", *BACKENDS])
         self.note = ""
         if choice == "face_prior":
             self.backend = FacePriorDepth(device, **options)

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 
 from errors import UserError
+from registry import Registry
+from video.image import to_uint8
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -29,18 +31,12 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return box(a) * guide + box(b)
 
 
-BACKENDS: dict[str, type] = {}
+BACKENDS = Registry("depth backend")
 
 
 def register_depth_backend(name: str):
     """Class decorator: a depth backend with estimate(frame) -> HxW float32 (larger = nearer) and describe()."""
-
-    def add(cls):
-        cls.name = name
-        BACKENDS[name] = cls
-        return cls
-
-    return add
+    return BACKENDS.register(name)
 
 
 class BackendUnavailable(Exception):
@@ -132,7 +128,7 @@ class FacePriorDepth:
             return None
         h, w = frame.shape[:2]
         scale = max(1.0, 256.0 / min(h, w))  # the HOG detector misses faces under ~80 px: look bigger
-        image = np.rint(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+        image = to_uint8(frame)
         if scale > 1.0:
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
         found = self.faces.landmarks(image)

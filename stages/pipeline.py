@@ -20,6 +20,7 @@ from stages.smoothing import (
     resolve_flow_name,
     smoothing_options,
 )
+from video.image import to_float
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,7 @@ def as_frame(frame) -> np.ndarray:
     a = np.asarray(frame)
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         raise ValueError(f"stages take HxWx3 frames, got shape {a.shape}")
-    a = a[..., :3]
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255.0)
-    return np.clip(a.astype(np.float32), 0.0, 1.0)
+    return np.clip(to_float(a[..., :3]), 0.0, 1.0)
 
 
 def _split(item):

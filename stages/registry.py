@@ -5,9 +5,10 @@ import importlib
 from collections.abc import Callable
 
 from errors import UserError
+from registry import Registry
 from stages.base import Stage
 
-_REGISTRY: dict[str, type[Stage]] = {}
+_REGISTRY = Registry("stage")
 
 # Built-in stages, imported by name only when asked for (each module registers its stage on import).
 BUILTIN_MODULES = {"depth": "stages.depth", "dream": "stages.dream", "style": "stages.style"}
@@ -15,15 +16,7 @@ BUILTIN_MODULES = {"depth": "stages.depth", "dream": "stages.dream", "style": "s
 
 def register_stage(name: str) -> Callable[[type[Stage]], type[Stage]]:
     """Class decorator: make a Stage subclass available as `name`."""
-
-    def add(cls: type[Stage]) -> type[Stage]:
-        if name in _REGISTRY and _REGISTRY[name].__qualname__ != cls.__qualname__:
-            raise ValueError(f"stage {name!r} is already registered by {_REGISTRY[name].__name__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return add
+    return _REGISTRY.register(name)
 
 
 def _import_builtin(name: str) -> str | None:
@@ -59,7 +52,7 @@ def get_stage(name: str) -> type[Stage]:
         return _REGISTRY[name]
     if problem is not None:
         raise UserError(f"stage {name!r} is unavailable: {problem}")
-    raise UserError(f"unknown stage {name!r}; choose from: {', '.join(available_stages())}")
+    raise _REGISTRY.unknown(name, available_stages())
 
 
 def parse_stage_list(text) -> list[str]:

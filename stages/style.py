@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from errors import UserError
+from modules.vgg import VggTaps
 from stages.backbones import load_vgg_features
 from stages.base import FrameContext, Stage
 from stages.registry import register_stage
@@ -30,8 +31,8 @@ from video import load_image
 STYLE_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "style"
 DEFAULT_MODEL = STYLE_DIR / "scream.pth"
 DEFAULT_STYLE_IMAGE = STYLE_DIR / "scream_crop.jpg"
-VGG19_TAPS = (1, 6, 11, 20, 29)   # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in vgg19().features
-CONTENT_TAP = 3                   # relu4_1
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gram-matrix style, VGG19 (Gatys et al.)
+CONTENT_LAYER = "relu4_1"
 
 
 def gram_matrix(f: torch.Tensor) -> torch.Tensor:
@@ -69,20 +70,15 @@ def resize(x: torch.Tensor, size) -> torch.Tensor:
 
 
 class VggStyleFeatures(torch.nn.Module):
-    """VGG19 activations at relu1_1..relu5_1 for RGB input in [0, 1]."""
+    """VGG19 activations {layer: activation} at STYLE_LAYERS for RGB input in [0, 1]."""
 
     def __init__(self, backbone):
         super().__init__()
         self.backbone = backbone
-        self.layers = backbone.model.features[:VGG19_TAPS[-1] + 1]
+        self.taps = VggTaps(backbone.model.features, "vgg19", STYLE_LAYERS)
 
     def forward(self, x):
-        h, feats = self.backbone.normalize(x), []
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i in VGG19_TAPS:
-                feats.append(h)
-        return feats
+        return self.taps(self.backbone.normalize(x))
 
 
 @register_stage("style")
@@ -135,7 +131,7 @@ class StyleStage(Stage):
             h, w = style.shape[-2:]
             style = resize(style, (max(16, round(h * style_scale)), max(16, round(w * style_scale))))
         with torch.no_grad():
-            self.style_grams = [gram_matrix(f) for f in self.vgg(style)]
+            self.style_grams = [gram_matrix(f) for f in self.vgg(style).values()]
         self._line = (f"style: Gatys optimisation ({optimizer}, {self.num_iterations} it, {self.init_iterations} "
                       f"from init) towards {style_path.name} on {backbone.describe()}")
 
@@ -178,7 +174,7 @@ class StyleStage(Stage):
         content = resize(content, size)
         wc, ws, wtv, wt = self.weights
         with torch.no_grad():
-            target = self.vgg(content)[CONTENT_TAP]
+            target = self.vgg(content)[CONTENT_LAYER]
             target_energy = target.pow(2).mean().clamp_min(1e-12)
         start = content if init is None else resize(init, size)
         anchor = start.detach().clone()
@@ -187,9 +183,9 @@ class StyleStage(Stage):
 
         def loss_fn():
             feats = self.vgg(x)
-            loss = wc * (feats[CONTENT_TAP] - target).pow(2).mean() / target_energy
+            loss = wc * (feats[CONTENT_LAYER] - target).pow(2).mean() / target_energy
             style = sum((gram_matrix(f) - g).pow(2).mean() / g.pow(2).mean().clamp_min(1e-20)
-                        for f, g in zip(feats, self.style_grams))
+                        for f, g in zip(feats.values(), self.style_grams))
             loss = loss + ws * style / len(feats) + wtv * total_variation(x)
             if init is not None and wt > 0:
                 loss = loss + wt * (x - anchor).pow(2).mean()

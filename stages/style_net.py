@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 import torch
 from torch import nn
 
+from atomic import atomic_open
 from errors import UserError
 
 _LEGACY_KEY = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tracked)$")
@@ -121,20 +121,10 @@ def load_transformer(path, device="cpu") -> TransformerNet:
 
 
 def save_transformer(net: TransformerNet, path) -> None:
-    """Write net's state_dict (CPU tensors, pytorch/examples format) atomically: temp file, then os.replace."""
+    """Write net's state_dict (CPU tensors, pytorch/examples format) atomically (atomic.atomic_open)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600 files; give it the permissions of a normal one
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(state, f)

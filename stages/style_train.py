@@ -8,9 +8,10 @@ train_style.py is the command line over train_style_model().
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +21,17 @@ import torch.nn.functional as F
 
 from errors import UserError
 from modules.pretrained import torchvision_weights_file
+from modules.vgg import VggTaps
 from output_paths import check_output_file
 from stages.backbones import VGG_WEIGHTS, load_vgg_features
 from stages.style import gram_matrix, total_variation
 from stages.style_net import TransformerNet, save_transformer
 from video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, iter_frames, load_image, probe, to_float
 
-VGG16_TAPS = (3, 8, 15, 22)   # relu1_2, relu2_2, relu3_3, relu4_3 in torchvision's vgg16().features
-CONTENT_TAP = 1               # relu2_2
+log = logging.getLogger(__name__)
+
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")  # Gram-matrix style, VGG16 (Johnson et al.)
+CONTENT_LAYER = "relu2_2"
 
 
 @dataclass
@@ -114,22 +118,16 @@ def sample_batch(images, batch_size: int, size: int, rng: np.random.Generator) -
 
 
 class Vgg16Taps(torch.nn.Module):
-    """VGG16 features up to relu4_3, returning the four tapped activations for input in 0..255."""
+    """VGG16 activations {layer: activation} at STYLE_LAYERS for input in 0..255."""
 
     def __init__(self, backbone):
         super().__init__()
         self.backbone = backbone
-        self.layers = backbone.model.features[:VGG16_TAPS[-1] + 1]
+        self.taps = VggTaps(backbone.model.features, "vgg16", STYLE_LAYERS)
 
-    def forward(self, x255, upto: int = len(VGG16_TAPS)):
-        """The first `upto` tapped activations (the layers past the last one asked for are not run)."""
-        h = self.backbone.normalize(x255 / 255.0)
-        feats = []
-        for i, layer in enumerate(self.layers[:VGG16_TAPS[upto - 1] + 1]):
-            h = layer(h)
-            if i in VGG16_TAPS:
-                feats.append(h)
-        return feats
+    def forward(self, x255, until: str | None = None):
+        """The tapped activations up to the layer `until` (default: all; later layers are not run)."""
+        return self.taps(self.backbone.normalize(x255 / 255.0), until=until)
 
 
 def resolve_vgg(choice: str, seed: int):
@@ -155,10 +153,6 @@ def _warm_up_identity(net, opt, images, options: StyleTrainOptions, rng, deadlin
         opt.step()
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
 def _check_numbers(o: StyleTrainOptions) -> None:
     """UserError naming the first option out of its range (before any work)."""
     for flag, value, low in (("--size", o.size, 16), ("--iterations", o.iterations, 1), ("--width", o.width, 1),
@@ -177,10 +171,10 @@ def _check_numbers(o: StyleTrainOptions) -> None:
             raise UserError(f"{flag} must be 0 or more, got {value}")
 
 
-def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] = _print) -> Path:
+def train_style_model(options: StyleTrainOptions) -> Path:
     """Train a TransformerNet on options.style and options.content, save it to options.out; the saved path.
 
-    report gets one line per log step (and a few about the set-up); the default prints them.
+    Logs (logger stages.style_train, INFO) one line per log step and a few about the set-up.
     """
     o = options
     if not str(o.out).endswith(".pth"):
@@ -196,35 +190,35 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
         torch.set_num_threads(o.threads)
     backbone = resolve_vgg(o.vgg, o.vgg_seed)
     vgg = Vgg16Taps(backbone)
-    report(f"train_style: VGG16 = {backbone.describe()}")
+    log.info(f"train_style: VGG16 = {backbone.describe()}")
 
     style = load_image(o.style)
     if o.style_size:
         style = _short_side_resize(style, o.style_size)
     images = load_content(content_files(o.content), o.size, o.frames_per_video)
-    report(f"train_style: {len(images)} content images, style {style.shape[1]}x{style.shape[0]}, "
+    log.info(f"train_style: {len(images)} content images, style {style.shape[1]}x{style.shape[0]}, "
            f"crops {o.size}px, batch {o.batch_size}")
 
     with torch.no_grad():
         style_t = torch.from_numpy(np.ascontiguousarray(style)).permute(2, 0, 1)[None].float() * 255.0
-        style_grams = [gram_matrix(f) for f in vgg(style_t)]
+        style_grams = [gram_matrix(f) for f in vgg(style_t).values()]
     net = TransformerNet(width=o.width)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=o.lr)
     start, sums = time.time(), np.zeros(3)
     if o.identity_steps:
         _warm_up_identity(net, opt, images, o, rng, deadline)
-        report(f"train_style: {o.identity_steps} identity warm-up steps, {time.time() - start:.0f} s")
+        log.info(f"train_style: {o.identity_steps} identity warm-up steps, {time.time() - start:.0f} s")
     it = 0
     for it in range(1, o.iterations + 1):
         x = sample_batch(images, o.batch_size, o.size, rng)
         y = net(x)
         with torch.no_grad():
-            target = vgg(x, upto=CONTENT_TAP + 1)[CONTENT_TAP]
+            target = vgg(x, until=CONTENT_LAYER)[CONTENT_LAYER]
         feats = vgg(y)
-        content = F.mse_loss(feats[CONTENT_TAP], target) / target.pow(2).mean().clamp_min(1e-12)
+        content = F.mse_loss(feats[CONTENT_LAYER], target) / target.pow(2).mean().clamp_min(1e-12)
         style_loss = sum(F.mse_loss(gram_matrix(f), g.expand(len(f), -1, -1)) / g.pow(2).mean().clamp_min(1e-20)
-                         for f, g in zip(feats, style_grams)) / len(feats)
+                         for f, g in zip(feats.values(), style_grams)) / len(feats)
         tv = total_variation(y / 255.0)
         loss = o.content_weight * content + o.style_weight * style_loss + o.tv_weight * tv
         opt.zero_grad(set_to_none=True)
@@ -236,12 +230,12 @@ def train_style_model(options: StyleTrainOptions, report: Callable[[str], None] 
         if it % o.log_every == 0 or it == o.iterations or out_of_time:
             n = (it - 1) % o.log_every + 1
             c, s, t = sums / n
-            report(f"iter {it:5d}  {elapsed:7.1f}s  content {c:.4f}  style {s:.4f}  tv {t:.4f}")
+            log.info(f"iter {it:5d}  {elapsed:7.1f}s  content {c:.4f}  style {s:.4f}  tv {t:.4f}")
             sums[:] = 0
         if out_of_time:
-            report(f"train_style: time budget of {o.minutes} min reached")
+            log.info(f"train_style: time budget of {o.minutes} min reached")
             break
     net.eval()
     save_transformer(net, o.out)
-    report(f"train_style: saved {o.out} (width {o.width}, {it} iterations, {time.time() - t0:.0f} s in all)")
+    log.info(f"train_style: saved {o.out} (width {o.width}, {it} iterations, {time.time() - t0:.0f} s in all)")
     return Path(o.out)

@@ -1,7 +1,7 @@
 """Applying post-processing stages to a video file: StylizeOptions -> the output video (stylize.py and the app)."""
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 
 from errors import UserError
@@ -53,7 +53,7 @@ def stylize_video(options: StylizeOptions) -> int:
     stop = None if options.frames is None else options.start + options.frames
     params = load_stage_params(options.stages_config, list(options.overrides))
     smoothing = False if options.no_smoothing else (True if options.smoothing is None else options.smoothing)
-    report = (lambda line: None) if options.quiet else (lambda line: print(line, file=sys.stderr))
+    logging.getLogger("stages.pipeline").setLevel(logging.WARNING if options.quiet else logging.INFO)  # stage lines
     frames = iter_frames(options.input, options.start, stop, size=size)
     total = max(0, info.num_frames - options.start) if info.num_frames else None
     if total is not None and options.frames is not None:
@@ -63,7 +63,7 @@ def stylize_video(options: StylizeOptions) -> int:
     writer = VideoWriter(options.output, info.fps, audio_from=audio, flag="--output",
                          timestamps=times if len(times) else None)  # checked before any work
     out = apply_stages(frames, options.stages, params, device=options.device, smoothing=smoothing,
-                       flow=options.flow or "auto", report=report, total=total, progress=not options.quiet)
+                       flow=options.flow or "auto", total=total, progress=not options.quiet)
     with writer:
         for frame in out:
             writer.write(frame)

@@ -231,3 +231,14 @@ def test_group_photo_says_which_face_and_face_n_picks_another(files, media_dir, 
     frame = read_frames(result, [probe(result).num_frames - 1])[0].astype(np.float32) / 255
     assert np.abs(frame[:, :400] - photo[:, :400]).mean() < 0.02  # the large face is left as it is
     assert np.abs(frame[150:330, 600:780] - photo[150:330, 600:780]).mean() > 0.05  # the small one is animated
+
+
+@pytest.mark.parametrize("flags, relative, adapt_scale", [
+    ([], True, True),
+    (["--no-relative"], False, True), (["--absolute"], False, True), (["--relative"], True, True),
+    (["--no-adapt_scale"], True, False), (["--no_adapt_scale"], True, False), (["--adapt_scale"], True, True),
+    (["--no-relative", "--relative"], True, True),  # the last switch wins
+])
+def test_relative_and_adapt_scale_are_on_off_switches(flags, relative, adapt_scale):
+    args = demo.parse_args(flags)
+    assert (args.relative, args.adapt_scale) == (relative, adapt_scale)

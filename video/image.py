@@ -3,34 +3,18 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from errors import UserError, signals_deferred
+from atomic import atomic_open
+from errors import UserError
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _FORMATS_HINT = "pass a .jpg/.png/.bmp/.tiff/.webp file"
 _EXIF_ORIENTATION = 0x0112
-
-
-def reserve_temp_path(path: str | os.PathLike) -> str:
-    """Create an empty hidden file beside `path` (same folder, same extension) for an atomic os.replace.
-
-    Created with the usual permissions (umask applies), unlike tempfile.mkstemp's private 0600.
-    """
-    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
-    ext = os.path.splitext(name)[1]
-    while True:
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.part{ext}")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
 
 
 def unreadable_file_reason(path: str) -> str | None:
@@ -76,18 +60,16 @@ def to_float(frame) -> np.ndarray:
 
 
 def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn an HxW(xC) array upright according to an EXIF orientation value (1..8)."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: np.swapaxes(a, 0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    op = ops.get(orientation)
-    return np.ascontiguousarray(op(image)) if op else image
+    """Turn an HxW(xC) array upright for an EXIF orientation value (1..8), exactly as Pillow's
+    ImageOps.exif_transpose turns an image: Pillow transposes an image of pixel indices, then the pixels are
+    gathered (so any dtype and channel count works, e.g. 16-bit colour read through OpenCV)."""
+    if orientation not in range(2, 9):
+        return image
+    h, w = image.shape[:2]
+    index = Image.fromarray(np.arange(h * w, dtype=np.int32).reshape(h, w))
+    index.getexif()[_EXIF_ORIENTATION] = orientation
+    index = np.asarray(ImageOps.exif_transpose(index))
+    return np.ascontiguousarray(image.reshape(h * w, *image.shape[2:])[index])
 
 
 def _composite_over_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -184,14 +166,5 @@ def save_image(path: str | os.PathLike, image) -> None:
     if fmt == "JPEG" and a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    tmp = None
-    try:
-        with signals_deferred():  # created and recorded in tmp before a signal can stop us
-            tmp = reserve_temp_path(p)
-        with open(tmp, "wb") as f:
-            Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)
-        os.replace(tmp, p)
-    except BaseException:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(p, "wb") as f:
+        Image.fromarray(np.ascontiguousarray(a)).save(f, format=fmt, **options)

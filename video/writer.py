@@ -10,10 +10,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from atomic import reserve_temp_path
 from errors import UserError, signals_deferred
 from output_paths import check_output_file
 from video.audio import mux_audio
-from video.image import reserve_temp_path, to_uint8
+from video.image import to_uint8
 from video.reader import VIDEO_EXTENSIONS, _passthrough_args, ffmpeg_exe, ffmpeg_url, has_audio
 
 log = logging.getLogger(__name__)

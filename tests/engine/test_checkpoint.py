@@ -64,11 +64,40 @@ def test_original_format_vox256_checkpoint_loads_and_runs(tmp_path):
 
 
 def test_checkpoint_without_discriminator_loads(tmp_path):
+    torch.manual_seed(0)
     nets = build_networks(model_params("golden-64"))
     path = tmp_path / "inference.pth"
     torch.save(original_format(nets, with_discriminator=False), path)
-    state = load_networks(path, build_networks(model_params("golden-64")))
+    torch.manual_seed(1)  # another init, so that only a real load makes the weights equal
+    dst = build_networks(model_params("golden-64"))
+    fresh_discriminator = {k: v.clone() for k, v in dst.discriminator.state_dict().items()}
+    state = load_networks(path, dst)
     assert "discriminator" not in state
+    for name in ("kp_detector", "generator"):
+        for k, v in getattr(dst, name).state_dict().items():
+            assert torch.equal(v, getattr(nets, name).state_dict()[k]), f"{name}.{k} not loaded"
+    for k, v in dst.discriminator.state_dict().items():
+        assert torch.equal(v, fresh_discriminator[k]), f"discriminator.{k} changed without weights to load"
+
+
+def test_strict_false_loads_what_matches_and_warns_about_the_rest(tmp_path, caplog):
+    torch.manual_seed(0)
+    nets = build_networks(model_params("golden-64"))
+    state = original_format(nets)
+    state["generator"].pop("final.bias")
+    state["generator"]["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "partial.pth"
+    torch.save(state, path)
+    torch.manual_seed(1)
+    dst = build_networks(model_params("golden-64"))
+    fresh_bias = dst.generator.final.bias.detach().clone()
+    with caplog.at_level("WARNING", logger="engine.checkpoint"):
+        load_networks(path, dst, strict=False)
+    assert "final.bias" in caplog.text and "extra.weight" in caplog.text
+    assert torch.equal(dst.generator.final.weight, nets.generator.final.weight)
+    assert torch.equal(dst.generator.final.bias, fresh_bias)
+    with pytest.raises(UserError, match="1 missing keys"):  # strict (the default) still refuses it
+        load_networks(path, build_networks(model_params("golden-64")))
 
 
 def test_checkpoint_for_another_config_names_the_config_that_fits(tmp_path):
@@ -121,7 +150,7 @@ def test_save_is_atomic_and_keeps_previous_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
 
 
-def test_export_keeps_inference_weights_and_config_and_loads_without_config(tmp_path):
+def test_export_keeps_inference_weights_and_config_and_loads_without_config(tmp_path, monkeypatch):
     from engine.config import load_config
     from engine.export import export
     from engine.inference import load_model
@@ -135,7 +164,12 @@ def test_export_keeps_inference_weights_and_config_and_loads_without_config(tmp_
     slim = read_checkpoint(tmp_path / "model.pth.tar")
     assert set(slim) == {"kp_detector", "generator", "epoch", "stillmotion"}
     assert set(slim["stillmotion"]) == {"version", "step", "config"}
+    reads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: reads.append(a[0]) or real_load(*a, **k))
     model = load_model(tmp_path / "model.pth.tar", device="cpu")
+    assert len(reads) == 1  # the stored config and the weights come from one read
+    monkeypatch.undo()
     for k, v in model.networks.generator.state_dict().items():
         assert torch.equal(v, nets.generator.state_dict()[k])
     with pytest.raises(UserError, match="carries no config"):

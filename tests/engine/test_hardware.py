@@ -20,22 +20,24 @@ def no_native_bf16(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
 
 
-def test_bf16_falls_back_to_fp32_with_one_notice_where_it_is_not_native(nets, monkeypatch, capsys):
+def test_bf16_falls_back_to_fp32_with_one_notice_where_it_is_not_native(nets, monkeypatch, caplog):
     no_native_bf16(monkeypatch)
     assert not bf16_native()
-    animator = Animator(kp_detector=nets.kp_detector, generator=nets.generator, frame_shape=(64, 64), dtype="bf16")
-    err = capsys.readouterr().err
+    with caplog.at_level("WARNING", logger="engine.animate"):
+        animator = Animator(kp_detector=nets.kp_detector, generator=nets.generator, frame_shape=(64, 64),
+                            dtype="bf16")
+    notices = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert animator.dtype == "fp32"
-    assert err.count("\n") == 1 and err.startswith("notice: ") and "fp32" in err
+    assert len(notices) == 1 and notices[0].startswith("notice: ") and "fp32" in notices[0]
     assert "bf16 native: no" in cpu_summary()
 
 
 @pytest.mark.parametrize("capability", ["_is_avx512_bf16_supported", "_is_amx_tile_supported"])
-def test_bf16_stays_where_the_cpu_has_it(capability, nets, monkeypatch, capsys):
+def test_bf16_stays_where_the_cpu_has_it(capability, nets, monkeypatch, caplog):
     no_native_bf16(monkeypatch)
     monkeypatch.setattr(torch.cpu, capability, lambda: True)
     animator = Animator(kp_detector=nets.kp_detector, generator=nets.generator, frame_shape=(64, 64), dtype="bf16")
-    assert animator.dtype == "bf16" and capsys.readouterr().err == ""
+    assert animator.dtype == "bf16" and not [r for r in caplog.records if r.levelname == "WARNING"]
     fp32 = Animator(kp_detector=nets.kp_detector, generator=nets.generator, frame_shape=(64, 64), dtype="fp32")
     assert fp32.dtype == "fp32"
 

@@ -49,20 +49,63 @@ def test_identical_frames(frames):
     assert values("ssim", real.copy(), real)["ssim"] == pytest.approx(1.0)
 
 
-def test_l1_is_the_mean_absolute_difference(frames):
-    real = frames[0]
-    brighter = np.clip(real + 0.1, 0, 1)
-    expected = float(np.mean(brighter - real))  # < 0.1 where clipping kicks in
-    assert values("l1", brighter, real)["l1"] == pytest.approx(expected, rel=1e-5)
-    assert 0.05 < expected <= 0.1
+def test_l1_and_psnr_on_frames_with_known_answers():
+    """Values known by construction: half the pixels off by 0.2, the rest exact -> L1 0.1, MSE 0.02."""
+    real = np.full((32, 32, 3), 0.5, np.float32)
+    generated = real.copy()
+    generated[:16] += 0.2
+    assert values("l1", generated, real)["l1"] == pytest.approx(0.1, rel=1e-6)
+    assert values("psnr", generated, real)["psnr"] == pytest.approx(10 * np.log10(1 / 0.02), rel=1e-6)
+    shifted = real + np.float32(0.1)  # a uniform 0.1 error: PSNR 20 dB exactly
+    assert values("psnr", shifted, real)["psnr"] == pytest.approx(20.0, rel=1e-6)
+
+
+def test_l1_and_psnr_match_independent_libraries(frames):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    first, second, _ = frames
+    expected_l1 = torch.nn.functional.l1_loss(torch.from_numpy(second), torch.from_numpy(first)).item()
+    assert values("l1", second, first)["l1"] == pytest.approx(expected_l1, rel=1e-5)
+    expected_psnr = peak_signal_noise_ratio(first.astype(np.float64), second.astype(np.float64), data_range=1.0)
+    assert values("psnr", second, first)["psnr"] == pytest.approx(expected_psnr, rel=1e-6)
+
+
+def test_ssim_of_two_flat_frames_is_the_luminance_formula():
+    """Flat frames have no variance: SSIM = (2ab + C1) / (a^2 + b^2 + C1), C1 = (0.01 * 1)^2, whatever the window."""
+    a, b = 0.3, 0.6
+    c1 = 0.01 ** 2
+    got = values("ssim", np.full((24, 24, 3), b, np.float32), np.full((24, 24, 3), a, np.float32))["ssim"]
+    assert got == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=1e-9)
+
+
+def wang_ssim(x: np.ndarray, y: np.ndarray, sigma=1.5) -> float:
+    """Wang et al. 2004 written out (one channel): Gaussian-weighted means, variances and covariance
+    (scipy.ndimage, window cut at 3.5 sigma), the SSIM map averaged away from the border the window spills over."""
+    from scipy.ndimage import gaussian_filter
+
+    def blur(a):
+        return gaussian_filter(a, sigma, truncate=3.5, mode="reflect")
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    pad = 5  # (11 - 1) / 2
+    return float(s[pad:-pad, pad:-pad].mean())
+
+
+def test_ssim_is_wangs_gaussian_ssim(frames):
+    first, second, other = frames
+    for generated in (second, other):
+        expected = np.mean([wang_ssim(first[..., c].astype(np.float64), generated[..., c].astype(np.float64))
+                            for c in range(3)])
+        assert values("ssim", generated, first)["ssim"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_psnr_and_ssim_are_sane_on_real_frames(frames):
     first, second, other = frames
     close = values("psnr", second, first)["psnr"]
     far = values("psnr", other, first)["psnr"]
-    mse = np.mean((second.astype(np.float64) - first) ** 2)
-    assert close == pytest.approx(10 * np.log10(1 / mse), rel=1e-6)
     assert 25 < close < 60 and 5 < far < 20
     ssim_close = values("ssim", second, first)["ssim"]
     ssim_far = values("ssim", other, first)["ssim"]

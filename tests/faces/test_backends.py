@@ -64,7 +64,7 @@ def test_unknown_and_unsuitable_backends_raise_user_errors(photo):
 
 
 def test_a_registered_plugin_is_used_only_when_available(monkeypatch, no_fan_weights):
-    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_REGISTRY", backends._REGISTRY.copy())
 
     @register_backend("centre_box", priority=0)
     class CentreBox(FaceBackend):

@@ -105,24 +105,25 @@ def test_train_style_writes_a_loadable_model(media_dir, tmp_path, capsys):
             "--vgg", "random", "--size", "32", "--width", "4", "--batch-size", "2", "--iterations", "2",
             "--identity-steps", "1", "--frames-per-video", "3", "--style-size", "48", "--log-every", "1"]
     assert train_style.main(args) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # reporting is logging, on stderr
     assert "5 content images" in printed and "iter     2" in printed
     net = load_transformer(out)
     assert net.width == 4 and os.listdir(out.parent) == ["tiny.pth"]   # no temp files left behind
 
 
-def test_train_style_model_is_callable_without_the_cli(media_dir, tmp_path):
-    lines = []
+def test_train_style_model_is_callable_without_the_cli(media_dir, tmp_path, caplog):
     options = StyleTrainOptions(style=str(media_dir / "scream_crop.jpg"), content=[str(media_dir / "franck_01829.jpg")],
                                 out=str(tmp_path / "api.pth"), vgg="random", size=32, width=4, batch_size=1,
                                 iterations=2, log_every=1, style_size=48)
-    path = train_style_model(options, report=lines.append)
+    with caplog.at_level("INFO", logger="stages.style_train"):
+        path = train_style_model(options)
+    lines = [r.getMessage() for r in caplog.records if r.name == "stages.style_train"]
     assert path == tmp_path / "api.pth" and load_transformer(path).width == 4
     assert lines[0].startswith("train_style: VGG16 = vgg16 features with random weights")
     assert any(line.startswith("iter     2") for line in lines) and lines[-1].startswith("train_style: saved")
     options.out = str(tmp_path / "api.pt")
     with pytest.raises(UserError, match="must end in .pth"):
-        train_style_model(options, report=lines.append)
+        train_style_model(options)
 
 
 def test_train_style_failed_save_leaves_no_file(media_dir, tmp_path, monkeypatch):
@@ -156,7 +157,7 @@ def test_cached_vgg_weights_are_used_by_optimize_and_train_style(tmp_path, monke
     torch.save(vgg19.state_dict(), ckpt / "vgg19-dcbb9e9d.pth")   # torchvision's file name, features.* keys
     stage = StyleStage(method="optimize", num_iterations=1)
     assert stage.vgg.backbone.published and "vgg19-dcbb9e9d.pth" in stage.describe()
-    assert torch.equal(stage.vgg.layers[28].weight, vgg19.features[28].weight)
+    assert torch.equal(stage.vgg.taps.stack[28].weight, vgg19.features[28].weight)
     vgg16 = load_vgg_features("vgg16", weights="random", seed=12).model
     torch.save(vgg16.state_dict(), ckpt / "vgg16-397923af.pth")
     backbone = resolve_vgg("imagenet", seed=0)

@@ -1,0 +1,21 @@
+"""engine.perceptual.build_vgg: the loss network's weight words mean what they mean for the stages."""
+import torch
+
+from engine.perceptual import build_vgg
+
+PARAMS = {"loss_weights": {"perceptual": [10] * 5}}
+
+
+def test_auto_is_random_without_the_cached_file_and_imagenet_with_it(tmp_path, monkeypatch):
+    from torchvision.models import vgg19
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    vgg, line = build_vgg({**PARAMS, "vgg_weights": "auto"}, seed=3)
+    random_vgg, _ = build_vgg({**PARAMS, "vgg_weights": "random"}, seed=3)
+    assert "RANDOM" in line and torch.equal(vgg.slices[0][0].weight, random_vgg.slices[0][0].weight)
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(5)
+    reference = vgg19(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth")
+    vgg, line = build_vgg({**PARAMS, "vgg_weights": "auto"})
+    assert "ImageNet" in line and torch.equal(vgg.slices[0][0].weight, reference.features[0].weight)
