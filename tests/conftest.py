@@ -1,4 +1,5 @@
 """Shared pytest fixtures: where the golden data and the real media live."""
+import logging
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ def golden_dir() -> Path:
     if not GOLDEN.is_dir():
         pytest.fail(f"golden data missing: expected {GOLDEN}")
     return GOLDEN
+
+
+@pytest.fixture(autouse=True)
+def restored_logging():
+    """A CLI run in-process sets the root logger's level and handler (reporting.console); put them back, so
+    that what one test's CLI turned on does not add lines to the next test's captured output."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(scope="session", autouse=True)
