@@ -4,9 +4,12 @@
   python preprocess.py --input a.mp4 b.mp4 --output data/datasets/ab-64 --size 64 --split_by track
   python preprocess.py --input a.mp4 --photos faces/ --output data/datasets/a-plus-photos --size 64
   python preprocess.py --output data/datasets/a-plus-photos --landmarks   # add landmark files (mouth loss)
+  python preprocess.py --input raw/ --output work/shard-2 --shard 2/3      # one of 3 machines, then:
+  python preprocess.py --merge_shards work/shard-1 work/shard-2 work/shard-3 --output data/datasets/mine
 
-Writes <output>/train/, <output>/test/ (one clip per face track, named <video>#<NNN>#<start>#<end>.mp4)
-and <output>/tracks.csv; point dataset_params.root_dir at <output>.
+Writes <output>/train/, <output>/test/ (one clip per face track, named <video>#<NNN>#<start>#<end>.mp4),
+<output>/tracks.csv and <output>/index.json (frame count, fps, size per clip); point dataset_params.root_dir
+at <output>.
 """
 import argparse
 import dataclasses
@@ -14,9 +17,9 @@ import logging
 import sys
 
 from cli_types import finite_float
-from errors import run_cli
+from errors import UserError, run_cli
 
-_FLAG_TYPES = {"int": int, "float": finite_float, "float | None": finite_float, "str": str}
+_FLAG_TYPES = {"int": int, "int | None": int, "float": finite_float, "float | None": finite_float, "str": str}
 
 
 def add_option_flags(p: argparse.ArgumentParser) -> None:
@@ -42,6 +45,12 @@ def parse_args(argv=None):
                    help="face photos and/or folders of them: each adds --photo_tracks training tracks of "
                         "synthetic head motion (extra identities)")
     p.add_argument("--output", required=True, help="dataset folder to create, e.g. data/datasets/NAME")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="process only the K-th of N shares of the inputs (K = 1..N), into a shard folder; "
+                        "run all N (machines, SLURM array tasks or processes), then --merge_shards")
+    p.add_argument("--merge_shards", nargs="+", default=[], metavar="SHARD",
+                   help="join the N shard folders of one --shard run into the dataset at --output (the options "
+                        "recorded in the shards are used)")
     add_option_flags(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--landmarks", action="store_true",
@@ -62,12 +71,19 @@ def options_from_args(args: argparse.Namespace):
 
 def _main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from footage.preprocess import build_dataset
+    from footage.preprocess import build_dataset, merge_shards
+    from footage.shards import parse_shard
 
     args = parse_args(argv)
     options = options_from_args(args)
-    if args.input or args.photos or not args.landmarks:
-        build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
+    if args.merge_shards:
+        if args.input or args.photos or args.shard:
+            raise UserError("--merge_shards joins finished shards: pass it without --input, --photos and --shard")
+        merge_shards(args.merge_shards, args.output, overwrite=args.overwrite, workers=options.workers,
+                     progress=options.progress)
+    elif args.input or args.photos or not args.landmarks:
+        shard = parse_shard(args.shard) if args.shard is not None else None
+        build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos, shard=shard)
     if args.landmarks:
         from faces import get_backend
         from footage.landmarks import annotate_dataset

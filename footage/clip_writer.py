@@ -38,6 +38,13 @@ class PngWriter:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def open_clip_writer(path: str, fps: float, options: PreprocessOptions):
+    """A writer of one clip in the dataset's format: an mp4 (VideoWriter) or a folder of png frames."""
+    if options.format == "mp4":
+        return video.VideoWriter(path, fps, crf=options.crf, keyint=options.keyint)
+    return PngWriter(path)
+
+
 def write_clips(source: str, clips: Sequence[Clip], folder: str, options: PreprocessOptions,
                 progress: bool | None = None) -> None:
     """Pass 2 over one video: write every clip of it into folder/<split>/<name>, decoding once."""
@@ -56,8 +63,7 @@ def write_clips(source: str, clips: Sequence[Clip], folder: str, options: Prepro
             for k, frame in stream(source, clips[0].src_fps, clips[0].fps, first, stop):
                 for clip in starting.get(k, []):
                     path = os.path.join(folder, clip.split, clip.name)
-                    writer = (video.VideoWriter(path, clip.fps, crf=options.crf) if options.format == "mp4"
-                              else PngWriter(path))
+                    writer = open_clip_writer(path, clip.fps, options)
                     open_writers.append((clip, writer))
                 for clip, writer in open_writers:
                     writer.write(crop_resize(frame, clip.box, options.size))

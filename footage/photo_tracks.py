@@ -10,7 +10,7 @@ import numpy as np
 
 import video
 from errors import UserError
-from footage.clip_writer import PngWriter
+from footage.clip_writer import open_clip_writer
 from footage.input_files import files_in
 from footage.preprocess_options import PreprocessOptions
 from footage.split_plan import Clip
@@ -70,7 +70,7 @@ def _photo_seed(options: PreprocessOptions, clip: Clip) -> int:
 def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> None:
     """Render one synthetic-motion track of a photo into folder/<split>/<name> (footage.synthetic)."""
     path = os.path.join(folder, clip.split, clip.name)
-    writer = (video.VideoWriter(path, clip.fps, crf=options.crf) if options.format == "mp4" else PngWriter(path))
+    writer = open_clip_writer(path, clip.fps, options)
     try:
         for frame in synthetic_frames(_photo_uint8(clip.source), clip.box, options.size, clip.num_frames,
                                       seed=_photo_seed(options, clip), increase=options.photo_increase):

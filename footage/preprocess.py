@@ -31,6 +31,7 @@ synthetic head motion (footage.synthetic): extra identities for a dataset of few
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import multiprocessing
@@ -45,7 +46,9 @@ from dataclasses import dataclass, replace
 from tqdm import tqdm
 
 from errors import UserError, signals_deferred
+from footage import shards
 from footage.clip_writer import write_clips
+from footage.frames import index_dataset
 from footage.input_files import find_videos
 from footage.photo_tracks import find_photos, plan_photo_clips, write_photo_clip
 from footage.preprocess_options import FORMATS, SPLIT_BY, PreprocessOptions
@@ -55,7 +58,7 @@ from output_paths import check_output_folder
 
 __all__ = [  # the preprocessing API, re-exported from the files that hold each part
     "FORMATS", "SPLIT_BY", "Clip", "FaceTracker", "PreprocessOptions", "Span", "Summary", "VideoScan",
-    "build_dataset", "crop_box", "cut_span", "detect_faces", "holdout_boundary", "plan_clips", "stream",
+    "build_dataset", "crop_box", "merge_shards", "cut_span", "detect_faces", "holdout_boundary", "plan_clips", "stream",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,10 +126,11 @@ def write_table(clips: Sequence[Clip], path: str) -> None:
                              c.num_frames])
 
 
-def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) -> tuple[list[Clip], list]:
-    """Pass 1 over every video, the skips logged, then the clips planned."""
+def _scan(pool, videos: list[str], options: PreprocessOptions, detect,
+          in_shard: bool = False) -> tuple[list[VideoScan], list]:
+    """Pass 1 over every video, and the skips logged (one error instead when no video could be read)."""
     scans = _run_all(pool, scan_video, [(v, options, detect) for v in videos], "scan")
-    if all(scan.error for scan in scans):
+    if all(scan.error for scan in scans) and not in_shard:
         plan_clips(scans, options)  # raises with the first video's cause, once, instead of a skip line each
     skipped = []
     for scan in scans:
@@ -141,40 +145,55 @@ def _scan_and_plan(pool, videos: list[str], options: PreprocessOptions, detect) 
             log.info("%s: %d frames, %d tracks, %d scene cuts, %.1f s (%.0f frames/s)", scan.path,
                      scan.num_frames, len(scan.spans), len(scan.scene_cuts), scan.seconds,
                      scan.num_frames / max(scan.seconds, 1e-9))
-    return plan_clips(scans, options), skipped
+    return scans, skipped
+
+
+def _check_photo_names(videos: Sequence[str], photos: Sequence[str]) -> None:
+    """The name clash that plan_photo_clips finds, over all inputs (a shard sees only its share of photos)."""
+    taken = {video_stem(v) for v in videos}
+    for path in photos:
+        stem = video_stem(path)
+        if stem in taken:
+            raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
+                            "rename one of them")
+        taken.add(stem)
 
 
 def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions | None = None,
-                  overwrite: bool = False, detect=None, photos: Sequence[str] = ()) -> Summary:
+                  overwrite: bool = False, detect=None, photos: Sequence[str] = (),
+                  shard: tuple[int, int] | None = None) -> Summary:
     """Cut the face tracks of every video in `inputs` into a FOMM dataset at `output` (train/, test/,
-    tracks.csv), plus synthetic-motion training tracks of the face `photos` (footage.synthetic).
-    `detect` (frame -> boxes) replaces the face backend, e.g. in tests."""
+    tracks.csv, index.json), plus synthetic-motion training tracks of the face `photos` (footage.synthetic).
+    `detect` (frame -> boxes) replaces the face backend, e.g. in tests. shard=(K, N): only the K-th of N
+    shares of the inputs, into a shard folder for merge_shards (footage/shards.py)."""
     options = (options or PreprocessOptions()).check()
     output = os.path.normpath(os.fspath(output))
     started = time.perf_counter()
     _check_output(output, overwrite)
     if not inputs and not photos:
         raise UserError("nothing to preprocess: pass videos with --input and/or face photos with --photos")
-    videos = find_videos(inputs) if inputs else []
-    photo_files = find_photos(photos) if photos else []
+    all_videos = find_videos(inputs) if inputs else []
+    all_photos = find_photos(photos) if photos else []
+    videos, photo_files = all_videos, all_photos
+    plan_options = options
+    if shard is not None:
+        _check_photo_names(all_videos, all_photos)
+        videos, photo_files = shards.share(all_videos, *shard), shards.share(all_photos, *shard)
+        plan_options = shards.local_plan_options(options)
     pool = _pool(options.workers, len(videos))
     job_options = replace(options, progress=options.progress and pool is None)
     try:
-        clips, skipped = _scan_and_plan(pool, videos, job_options, detect) if videos else ([], [])
+        scans, skipped = _scan(pool, videos, job_options, detect, shard is not None) if videos else ([], [])
+        clips = []
+        if videos and (shard is None or any(s.spans for s in scans)):  # a shard may hold no face track
+            clips = plan_clips(scans, plan_options)
         if photo_files:
             photo_clips, photo_skipped = plan_photo_clips(photo_files, options, {video_stem(v) for v in videos},
                                                           detect)
-            if not photo_clips and not clips:
+            if not photo_clips and not clips and shard is None:
                 raise UserError(f"no face found in any of the {len(photo_files)} photos; pass face photos")
             clips, skipped = clips + photo_clips, skipped + photo_skipped
-        parent = os.path.dirname(os.path.abspath(output))
-        os.makedirs(parent, exist_ok=True)
-        temp = None
-        try:
-            with signals_deferred():  # created and recorded in temp before a signal can stop us
-                temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
-            for split in ("train", "test"):
-                os.makedirs(os.path.join(temp, split))
+        with _new_folder(output, overwrite) as temp:
             by_source: dict[str, list[Clip]] = {}
             for clip in clips:
                 if clip.source not in photo_files:
@@ -183,14 +202,9 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
             for clip in tqdm([c for c in clips if c.source in photo_files], desc="photo tracks", unit="track",
                              disable=not options.progress, leave=False):
                 write_photo_clip(clip, temp, options)
-            write_table(clips, os.path.join(temp, "tracks.csv"))
-            os.chmod(temp, 0o777 & ~_umask())
-            _check_output(output, overwrite)
-            _replace_folder(temp, output)
-        except BaseException:
-            if temp is not None:
-                shutil.rmtree(temp, ignore_errors=True)
-            raise
+            _finish_folder(temp, clips, options)
+            if shard is not None:
+                shards.write_shard_record(temp, *shard, options, all_videos, all_photos, scans, clips, skipped)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -198,6 +212,78 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
     for line in summary.lines():
         log.info("%s", line)
     return summary
+
+
+def merge_shards(folders: Sequence[str], output: str, overwrite: bool = False, workers: int = 1,
+                 progress: bool = True) -> Summary:
+    """Join the shard folders of one `build_dataset(..., shard=(K, N))` run into the dataset that one process
+    would have written (footage/shards.py)."""
+    started = time.perf_counter()
+    output = os.path.normpath(os.fspath(output))
+    _check_output(output, overwrite)
+    parts = [shards.read_shard(os.fspath(f)) for f in folders]
+    shards.check_shards(parts)
+    options = replace(parts[0].options, workers=workers, progress=progress).check()
+    scans = shards.all_scans(parts)
+    written = shards.written_clips(parts)
+    clips = plan_clips(scans, options) if scans else []  # raises with the cause one process would give
+    skipped = [s for part in parts for s in part.skipped]
+    order = {path: i for i, path in enumerate(parts[0].videos + parts[0].photos)}
+    skipped.sort(key=lambda s: order.get(s[0], len(order)))
+    photo_set = set(parts[0].photos)
+    photo_clips = sorted((c for _, c in written.values() if c.source in photo_set),
+                         key=lambda c: (order[c.source], c.name))
+    if parts[0].photos and not photo_clips and not clips:
+        raise UserError(f"no face found in any of the {len(parts[0].photos)} photos; pass face photos")
+    clips += photo_clips
+    rewrite: dict[str, list[Clip]] = {}
+    with _new_folder(output, overwrite) as temp:
+        for clip in tqdm(clips, desc="merge", unit="track", disable=not progress, leave=False):
+            shard_folder, shard_clip = written.get(clip.name, (None, None))
+            if shard_clip is not None and shards.same_clip(clip, shard_clip):
+                shards.place_clip(os.path.join(shard_folder, shard_clip.split, clip.name),
+                                  os.path.join(temp, clip.split, clip.name))
+            else:  # cut differently once every video's tracks are known: written again from the source
+                rewrite.setdefault(clip.source, []).append(clip)
+        for source, cs in rewrite.items():
+            write_clips(source, cs, temp, options)
+        planned = {c.name for c in clips}
+        stray = [name for name, (_, c) in written.items() if name not in planned and c.source not in rewrite]
+        if stray:
+            raise UserError(f"track {stray[0]} of the shards is not in the merged plan; run the shards again")
+        _finish_folder(temp, clips, options)
+    summary = Summary(output=output, clips=clips, skipped=skipped, seconds=time.perf_counter() - started)
+    for line in summary.lines():
+        log.info("%s", line)
+    return summary
+
+
+def _finish_folder(folder: str, clips: Sequence[Clip], options: PreprocessOptions) -> None:
+    """tracks.csv and the dataset index of a written dataset folder."""
+    write_table(clips, os.path.join(folder, "tracks.csv"))
+    index_dataset(folder, (options.size, options.size, 3))
+
+
+@contextlib.contextmanager
+def _new_folder(output: str, overwrite: bool):
+    """A temporary folder beside `output` with train/ and test/, renamed onto `output` on success and removed
+    on any error or signal."""
+    parent = os.path.dirname(os.path.abspath(output))
+    os.makedirs(parent, exist_ok=True)
+    temp = None
+    try:
+        with signals_deferred():  # created and recorded in temp before a signal can stop us
+            temp = tempfile.mkdtemp(prefix=os.path.basename(output) + ".tmp-", dir=parent)
+        for split in ("train", "test"):
+            os.makedirs(os.path.join(temp, split))
+        yield temp
+        os.chmod(temp, 0o777 & ~_umask())
+        _check_output(output, overwrite)
+        _replace_folder(temp, output)
+    except BaseException:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 def _umask() -> int:
