@@ -170,7 +170,7 @@ def _packet_timeline(container, stream) -> tuple[list[int], int, list[int]] | No
 
 def _scan_timeline(path: str) -> _Timeline:
     """Every frame's timestamp: from the packets where the container can be trusted, else by decoding once."""
-    problem, keys = None, None
+    problem, keys, exact = None, None, True
     with open_container(path) as container:
         stream = video_stream(container)
         tb = stream.time_base or Fraction(1, 1)
@@ -181,10 +181,15 @@ def _scan_timeline(path: str) -> _Timeline:
     else:
         with open_container(path) as container:
             decoded = DecodedFrames(container, video_stream(container))
+            # AVI stores no presentation times: its frames are numbered in decode order (their dts), as the
+            # ffmpeg program counts them; a frame without a time follows the one before
+            numbered = container.format.name == "avi"
             pts, last_duration = [], 0
             for frame in decoded:
-                pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
+                stamp = frame.dts if numbered else frame.pts
+                pts.append(stamp if stamp is not None else (pts[-1] + (last_duration or 1) if pts else 0))
                 last_duration = frame.duration or 0
+            exact = not numbered  # seeking lands by presentation time, which a numbered file does not keep
             problem = decoded.problem
             if pts and problem is None:
                 log.warning("video %s: its container (%s) gives no frame count that can be trusted; counted %d "
@@ -200,7 +205,7 @@ def _scan_timeline(path: str) -> _Timeline:
     times.flags.writeable = False
     keyframes = None if keys is None else np.unique(np.searchsorted(ticks, np.asarray(keys, dtype=np.int64)))
     return _Timeline(times, span, intervals, monotonic=bool(np.all(np.diff(ticks) >= 0)), problem=problem,
-                     ticks=ticks, keyframes=keyframes)
+                     ticks=ticks if exact else None, keyframes=keyframes)
 
 
 def _timeline(path: str, compute: bool = True) -> _Timeline | None:
