@@ -81,6 +81,14 @@ class DatasetIndex:
             self.videos[key] = entry
             self.changed = True
 
+    def adopt(self, other: DatasetIndex, there: str, here: str) -> None:
+        """Take `other`'s entry for the video at `there` as the entry of `here`, a link to it or a copy that
+        kept its time and size (get() still checks it against the file)."""
+        entry = other.videos.get(other._key(there))
+        if entry is not None:
+            self.videos[self._key(here)] = entry
+            self.changed = True
+
     def save(self) -> bool:
         """Write the index if it changed or is missing; False (and one log line) when the root is read-only."""
         if not self.changed and self.existed:

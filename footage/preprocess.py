@@ -49,6 +49,7 @@ from errors import UserError, signals_deferred
 from footage import shards
 from footage.clip_writer import write_clips
 from footage.frames import index_dataset
+from footage.index import DatasetIndex
 from footage.input_files import find_videos
 from footage.photo_tracks import find_photos, plan_photo_clips, write_photo_clip
 from footage.preprocess_options import FORMATS, SPLIT_BY, PreprocessOptions
@@ -238,11 +239,14 @@ def merge_shards(folders: Sequence[str], output: str, overwrite: bool = False, w
     clips += photo_clips
     rewrite: dict[str, list[Clip]] = {}
     with _new_folder(output, overwrite) as temp:
+        index, shard_indexes = DatasetIndex(temp), {part.folder: DatasetIndex(part.folder) for part in parts}
         for clip in tqdm(clips, desc="merge", unit="track", disable=not progress, leave=False):
             shard_folder, shard_clip = written.get(clip.name, (None, None))
             if shard_clip is not None and shards.same_clip(clip, shard_clip):
-                shards.place_clip(os.path.join(shard_folder, shard_clip.split, clip.name),
-                                  os.path.join(temp, clip.split, clip.name))
+                there, here = (os.path.join(shard_folder, shard_clip.split, clip.name),
+                               os.path.join(temp, clip.split, clip.name))
+                shards.place_clip(there, here)
+                index.adopt(shard_indexes[shard_folder], there, here)  # the shard's index entry holds
             else:  # cut differently once every video's tracks are known: written again from the source
                 rewrite.setdefault(clip.source, []).append(clip)
         for source, cs in rewrite.items():
@@ -251,7 +255,8 @@ def merge_shards(folders: Sequence[str], output: str, overwrite: bool = False, w
         stray = [name for name, (_, c) in written.items() if name not in planned and c.source not in rewrite]
         if stray:
             raise UserError(f"track {stray[0]} of the shards is not in the merged plan; run the shards again")
-        _finish_folder(temp, clips, options)
+        index.save()
+        _finish_folder(temp, clips, options)  # indexes what the shards' indexes did not give
     summary = Summary(output=output, clips=clips, skipped=skipped, seconds=time.perf_counter() - started)
     for line in summary.lines():
         log.info("%s", line)

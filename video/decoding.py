@@ -97,6 +97,7 @@ class DecodedFrames:
 
 
 
+# the filters the ffmpeg program inserts to show a rotated video upright (counter-clockwise degrees)
 _UPRIGHT = {90: [("transpose", "cclock")], 180: [("hflip", ""), ("vflip", "")], 270: [("transpose", "clock")]}
 
 

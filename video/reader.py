@@ -279,8 +279,6 @@ def _check_size(size: Sequence[int] | None, header: _Header) -> tuple[int, int]:
     return width, height
 
 
-# the filters the ffmpeg program inserts to show a rotated video upright (counter-clockwise degrees)
-
 def _first_frame_time(frame) -> float | None:
     """Timestamp in seconds of the first frame decoded after a seek; None if it has none."""
     return None if frame.pts is None else float(frame.pts * frame.time_base)

@@ -216,7 +216,7 @@ def test_existing_output_is_refused_and_untouched_unless_overwrite(raw, tmp_path
 
     summary = build_dataset([raw["cap12_edit"]], str(output), options, overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["taken"]
-    assert set(os.listdir(output)) == {"test", "train", "tracks.csv"}
+    assert set(os.listdir(output)) == {"test", "train", "tracks.csv", "index.json"}
     # png frames at half the source rate: one png per output frame, about half the source frames
     for clip in summary.clips:
         folder = output / clip.split / clip.name
