@@ -68,14 +68,18 @@ def video_stream(container):
     return None
 
 
-
 class DecodedFrames:
     """The frames of a container's video stream, decoded in order; damage is noted in `problem` and skipped
-    over (as the ffmpeg program does): a read error ends the stream, a decoding error loses that packet."""
+    over (as the ffmpeg program does): a read error ends the stream, a decoding error loses that packet.
+
+    With `keep_pts` (a set of presentation timestamps), the decoder skips the frames of other packets that
+    no frame refers to (FFmpeg's skip_frame=nonref): they are not wanted, and no wanted frame needs them.
+    """
 
     def __init__(self, container, stream):
         self.container, self.stream = container, stream
         self.problem: str | None = None
+        self.keep_pts: set[int] | None = None
 
     def __iter__(self) -> Iterator:
         packets = self.container.demux(self.stream)
@@ -86,6 +90,8 @@ class DecodedFrames:
                 return
             except av.error.FFmpegError as exc:  # the file ends early or is damaged: flush what was read
                 self.problem, packet = f"reading stopped early: {error_text(exc)}", None
+            if self.keep_pts is not None and packet is not None:
+                self.stream.codec_context.skip_frame = "DEFAULT" if packet.pts in self.keep_pts else "NONREF"
             try:
                 yield from self.stream.decode(packet)
             except av.error.EOFError:

@@ -295,13 +295,15 @@ def _seek_anchor(timeline: _Timeline, first: int, max_back: int = 64) -> int | N
     return None
 
 
-def _open_seeking(path: str, header: _Header, width: int, height: int, anchor: int,
-                  timeline: _Timeline) -> tuple[FrameDecoder, Iterator, object] | None:
+def _open_seeking(path: str, header: _Header, width: int, height: int, anchor: int, timeline: _Timeline,
+                  keep_pts: set[int] | None = None) -> tuple[FrameDecoder, Iterator, object] | None:
     """A decoder positioned exactly at frame `anchor` (its frames iterator and that first frame), or None
     when the seek did not land there. Frames before `anchor` are decoded but never converted; the first
     frame at or after its timestamp proves where decoding stands."""
     times, ticks = timeline.times, timeline.ticks
     dec = FrameDecoder(path, header.rotation, width, height)
+    if keep_pts is not None:
+        dec.decoded.keep_pts = keep_pts | {int(ticks[anchor])}
     frames = iter(dec.decoded)
     frame = landed = None
     try:
@@ -324,21 +326,26 @@ def _open_seeking(path: str, header: _Header, width: int, height: int, anchor: i
     return dec, frames, frame
 
 
-def _frames_from(path: str, header: _Header, size, first: int, last: int | None,
-                 wanted: Sequence[int] | None, timeline: _Timeline | None) -> Iterator[tuple[int, np.ndarray]]:
+def _frames_from(path: str, header: _Header, size, first: int, last: int | None, wanted: Sequence[int] | None,
+                 timeline: _Timeline | None, seek: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """(index, frame) for frames first..last (inclusive; None = to the end), or only the `wanted` ones.
 
-    Unwanted frames are decoded but never converted; with a timeline, decoding starts from a verified seek
-    instead of frame 0.
+    Unwanted frames are never converted, and where the packets give every frame's timestamp (a strictly
+    increasing timeline), those that no other frame refers to are not even decoded: frames are then told
+    by their timestamps. With `seek` (and a timeline), decoding starts from a verified seek instead of
+    frame 0.
     """
     width, height = _check_size(size, header)
     keep = set(wanted) if wanted is not None else None
+    ticks = timeline.ticks if timeline is not None and header.packet_timed else None
+    by_pts = keep is not None and ticks is not None and bool(np.all(np.diff(ticks) > 0))
+    keep_pts = {int(ticks[i]) for i in keep if i < len(ticks)} if by_pts else None
     dec = None
     position = 0
     key = _cache_key(path)
-    anchor = _seek_anchor(timeline, first) if timeline is not None and key not in _seek_missed else None
+    anchor = _seek_anchor(timeline, first) if seek and timeline is not None and key not in _seek_missed else None
     if anchor is not None:
-        opened = _open_seeking(path, header, width, height, anchor, timeline)
+        opened = _open_seeking(path, header, width, height, anchor, timeline, keep_pts=keep_pts)
         if opened is None:
             _seek_missed.add(key)
         else:
@@ -347,9 +354,12 @@ def _frames_from(path: str, header: _Header, size, first: int, last: int | None,
             frames = _chain_first(frame, frames)
     if dec is None:
         dec = FrameDecoder(path, header.rotation, width, height)
+        dec.decoded.keep_pts = keep_pts
         frames = iter(dec.decoded)
     try:
         for frame in frames:
+            if by_pts:  # frames may have been skipped: the timestamp tells which one this is
+                position = int(np.searchsorted(ticks, frame.pts))
             if last is not None and position > last:
                 break
             if position >= first and (keep is None or position in keep):
@@ -439,8 +449,8 @@ def read_frames(path: str | os.PathLike, indices: Iterable[int],
         if timeline is None or not timeline.monotonic or _cache_key(p) in _seek_missed:
             runs = [[i for run in runs for i in run]]  # no seeking: one pass from frame 0 for all
         run = runs.pop(0)
-        use_timeline = timeline if _seek_pays(timeline, 0, run[0]) else None
-        for index, frame in _frames_from(p, header, size, run[0], run[-1], run, use_timeline):
+        for index, frame in _frames_from(p, header, size, run[0], run[-1], run, timeline,
+                                         seek=_seek_pays(timeline, 0, run[0])):
             got[index] = frame
     if len(got) < len(wanted):
         missing = next(i for i in wanted if i not in got)
