@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 from errors import UserError
 from faces.mouth import mouth_mask
 from footage.augmentation import AllAugmentationTransform
+from footage.index import DatasetIndex
 from footage.landmarks import load_landmarks
 from footage.sources import SOURCE_KINDS, FrameSource, open_source, video_names
 
@@ -76,16 +77,43 @@ def split_names(names: list[str], test_fraction: float, seed: int) -> tuple[list
     return train, test
 
 
-def _open_checked(path: str, frame_shape) -> FrameSource | None:
+def _open_checked(path: str, frame_shape, index: DatasetIndex) -> FrameSource | None:
+    """The source of `path`, or None (with a warning) when it is unreadable or too short; the index supplies
+    what an earlier opening found, and learns what this one finds."""
+    entry = index.get(path)
     try:
-        source = open_source(path, frame_shape)
+        if entry is not None and "error" in entry:
+            raise UserError(entry["error"])
+        source = open_source(path, frame_shape, facts=entry)
     except _UNREADABLE as exc:
         log.warning("skipping unreadable video %s: %s", path, exc)
+        if entry is None and isinstance(exc, UserError):  # about the file itself: the same until it changes
+            index.put(path, {"error": str(exc)})
         return None
+    if entry is None:
+        index.put(path, source.facts())
     if source.num_frames < 2:
         log.warning("skipping video %s: it has %d frame(s), a dataset video needs at least 2", path, source.num_frames)
         return None
     return source
+
+
+def _open_all(folder: str, names: list[str], frame_shape, index: DatasetIndex) -> list[FrameSource | None]:
+    paths = [os.path.join(folder, n) for n in names]
+    if not paths:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
+        return list(pool.map(lambda p: _open_checked(p, frame_shape, index), paths))
+
+
+def index_dataset(root_dir: str, frame_shape=(256, 256, 3)) -> DatasetIndex:
+    """Open every video of a dataset root (train/ and test/, or the root itself) and write its index."""
+    index = DatasetIndex(root_dir)
+    splits = [os.path.join(root_dir, s) for s in ("train", "test") if os.path.isdir(os.path.join(root_dir, s))]
+    for folder in splits or [root_dir]:
+        _open_all(folder, video_names(folder), frame_shape, index)
+    index.save()
+    return index
 
 
 class FramesDataset(Dataset):
@@ -120,9 +148,9 @@ class FramesDataset(Dataset):
         if not names:
             raise UserError(f"no {split} videos found in {self.root_dir}; {LAYOUT_HINT}")
 
-        paths = [os.path.join(self.root_dir, n) for n in names]
-        with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
-            opened = list(pool.map(lambda p: _open_checked(p, self.frame_shape), paths))
+        index = DatasetIndex(root_dir)  # what each unchanged video held when last opened (footage/index.py)
+        opened = _open_all(self.root_dir, names, self.frame_shape, index)
+        index.save()
         kept = [(n, s) for n, s in zip(names, opened) if s is not None]
         if not kept:
             raise UserError(

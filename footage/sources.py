@@ -23,6 +23,7 @@ from skimage.transform import resize
 
 import video
 from errors import UserError
+from footage.index import INDEX_NAME
 from video.image import to_float
 
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -73,12 +74,20 @@ def _check_indices(indices: Sequence[int], num_frames: int, path: str) -> list[i
 
 
 class FrameSource:
-    """Base class: one video, whatever its storage; subclasses set `num_frames` in __init__."""
+    """Base class: one video, whatever its storage; subclasses set `num_frames` in __init__.
 
-    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3)):
+    `facts` (from `facts()` of an earlier opening of the same unchanged file, e.g. the dataset index) lets a
+    source skip what it would otherwise read to learn them.
+    """
+
+    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | None = None):
         self.path = str(path)
         self.frame_shape = tuple(int(v) for v in frame_shape)
         self.num_frames = 0
+
+    def facts(self) -> dict:
+        """What opening this source found, for the dataset index: num_frames (and fps, width, height)."""
+        return {"num_frames": self.num_frames}
 
     @classmethod
     def accepts(cls, path: str) -> bool:
@@ -135,7 +144,7 @@ def frame_file_problem(path: str) -> str | None:
 class FolderSource(FrameSource):
     """A folder of image files, one per frame, in natural sort order (non-image files are ignored)."""
 
-    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3)):
+    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | None = None):
         super().__init__(path, frame_shape)
         names = [
             n for n in os.listdir(self.path)
@@ -143,6 +152,8 @@ class FolderSource(FrameSource):
         ]
         self.files = [os.path.join(self.path, n) for n in sorted(names, key=_natural_key)]
         self.num_frames = len(self.files)
+        if facts is not None and facts.get("num_frames") == self.num_frames:
+            return  # checked when indexed, and the folder has not changed since
         for i, file in enumerate(self.files):  # every frame whole and readable, so no step meets a bad one
             problem = frame_file_problem(file)
             if problem:
@@ -176,7 +187,7 @@ class StripSource(FrameSource):
     The strip's height is the frame height; frames are resized to frame_shape[0] when it differs.
     """
 
-    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3)):
+    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | None = None):
         super().__init__(path, frame_shape)
         with Image.open(self.path) as image:  # header only: no pixel decoding here
             width, _height = image.size
@@ -212,13 +223,19 @@ class StripSource(FrameSource):
 class VideoFileSource(FrameSource):
     """A video file (.mp4/.gif/.mov/.avi/.webm/.mkv); `num_frames` comes from video.probe."""
 
-    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3)):
+    def __init__(self, path: str, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | None = None):
         super().__init__(path, frame_shape)
-        info = video.probe(self.path)  # exact frame count (the video module decodes once and caches)
-        self.num_frames = int(info.num_frames)
+        if facts is None:
+            info = video.probe(self.path)  # exact frame count (from the container, cached per file version)
+            facts = {"num_frames": int(info.num_frames), "fps": info.fps, "width": info.width, "height": info.height}
+        self._facts = facts
+        self.num_frames = int(facts["num_frames"])
         height, width = self.frame_shape[:2]
-        # let ffmpeg scale when the stored size differs: cheaper than decoding full size and resizing
-        self._size = None if (info.height, info.width) == (height, width) else (width, height)
+        # let the decoder scale when the stored size differs: cheaper than decoding full size and resizing
+        self._size = None if (facts["height"], facts["width"]) == (height, width) else (width, height)
+
+    def facts(self) -> dict:
+        return dict(self._facts)
 
     @classmethod
     def accepts(cls, path: str) -> bool:
@@ -268,12 +285,12 @@ def is_source_path(path: str) -> bool:
     return any(kind.accepts(str(path)) for kind in SOURCE_KINDS)
 
 
-def open_source(path, frame_shape: Sequence[int] = (256, 256, 3)) -> FrameSource:
-    """The frame source for `path`: a folder of frames, a video file or a strip image."""
+def open_source(path, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | None = None) -> FrameSource:
+    """The frame source for `path`: a folder of frames, a video file or a strip image (`facts`: see FrameSource)."""
     path = str(path)
     for kind in SOURCE_KINDS:
         if kind.accepts(path):
-            return kind(path, frame_shape)
+            return kind(path, frame_shape, facts)
     if not os.path.exists(path):
         raise UserError(f"video {path} does not exist; check the path")
     raise UserError(
@@ -286,7 +303,7 @@ def video_names(folder: str) -> list[str]:
     """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
     names, ignored = [], []
     for name in sorted(os.listdir(folder)):
-        if name.startswith(".") or name == LANDMARKS_DIR:
+        if name.startswith(".") or name in (LANDMARKS_DIR, INDEX_NAME):
             continue
         (names if is_source_path(os.path.join(folder, name)) else ignored).append(name)
     if ignored:

@@ -5,7 +5,8 @@ import os
 import subprocess
 
 from errors import UserError
-from video.reader import audio_codec, ffmpeg_exe, ffmpeg_url
+from video.ffmpeg import ffmpeg_exe, ffmpeg_url
+from video.reader import audio_codec
 
 # audio codecs each container takes as they are (stream copy); anything else is re-encoded
 _COPYABLE = {

@@ -14,8 +14,9 @@ from atomic import reserve_temp_path
 from errors import UserError, signals_deferred
 from output_paths import check_output_file
 from video.audio import mux_audio
+from video.ffmpeg import ffmpeg_exe, ffmpeg_url, passthrough_args
 from video.image import to_uint8
-from video.reader import VIDEO_EXTENSIONS, _passthrough_args, ffmpeg_exe, ffmpeg_url, has_audio
+from video.reader import VIDEO_EXTENSIONS, has_audio
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None = None,
-                 crf: int = 18, codec: str = "libx264", timestamps=None, flag: str = "output path"):
-        """`flag` names the option that gave `path` in error messages (e.g. --result_video)."""
+                 crf: int = 18, codec: str = "libx264", timestamps=None, flag: str = "output path",
+                 keyint: int | None = None):
+        """`flag` names the option that gave `path` in error messages (e.g. --result_video); `keyint`: a
+        keyframe at least every that many frames (None: the encoder's default), which bounds what a
+        random-access read decodes."""
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
         check_output_file(self.path, flag, inputs={"the audio source": audio_from})
@@ -93,6 +97,7 @@ class VideoWriter:
             raise UserError(f"audio source not found: {os.fspath(audio_from)}; check the path or pass none")
         self.audio_from = None if audio_from is None else os.fspath(audio_from)
         self.crf = int(crf)
+        self.keyint = None if keyint is None else int(keyint)
         self.codec = _CONTAINER_CODEC.get(self.ext, codec) if codec == "libx264" else codec
         self.folder = folder
         self._repeats = None if timestamps is None else repeat_counts(timestamps, self.fps)
@@ -140,7 +145,7 @@ class VideoWriter:
             if any(self._pad):
                 log.warning("%s: frame size %dx%d is odd; the video is padded to %dx%d by repeating the "
                             "edge", self.path, width, height, width + self._pad[1], height + self._pad[0])
-            out_args = _codec_args(self.codec, self.crf)
+            out_args = _codec_args(self.codec, self.crf) + ([] if self.keyint is None else ["-g", str(self.keyint)])
             if self.ext in (".mp4", ".mov"):
                 out_args += ["-movflags", "+faststart"]
         self._stderr = tempfile.TemporaryFile()
@@ -151,7 +156,7 @@ class VideoWriter:
                    "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0",
                    # passthrough: every frame given is written once (ffmpeg's default constant-rate mode drops
                    # or repeats frames when the rate does not fit the container's time base, e.g. 27.46 fps)
-                   "-map", "0:v:0", *_passthrough_args(), *out_args, ffmpeg_url(self._temp_path())]
+                   "-map", "0:v:0", *passthrough_args(), *out_args, ffmpeg_url(self._temp_path())]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=self._stderr)
 

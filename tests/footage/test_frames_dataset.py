@@ -288,3 +288,35 @@ def test_png_folder_with_a_corrupt_frame_is_skipped_when_the_dataset_is_built(tm
     with pytest.raises(OSError):
         with Image.open(bad) as image:
             image.load()
+
+
+def test_index_is_written_then_used_and_a_changed_video_is_opened_again(root, clips, monkeypatch):
+    import json
+
+    import video
+    from footage import sources
+
+    ds = FramesDataset(root, frame_shape=SHAPE, is_train=True)
+    entries = json.loads((root / "index.json").read_text())["videos"]
+    assert set(entries) == {f"train/{name}" for name in ds.videos}
+    # every clip holds NUM_FRAMES frames, as dataset_media wrote them; the strip's count depends on the frame
+    # width asked, so it is always measured again (its header is cheap)
+    assert all(entries[f"train/{name}"]["num_frames"] == NUM_FRAMES for name in ds.videos)
+    assert entries["train/franck#a.mp4"]["width"] == 64
+    # with the index nothing is probed and no frame file is checked
+    opened = []
+    monkeypatch.setattr(video, "probe", lambda path: opened.append(path))
+    monkeypatch.setattr(sources, "frame_file_problem", lambda path: opened.append(path))
+    again = FramesDataset(root, frame_shape=SHAPE, is_train=True)
+    assert opened == [] and again.videos == ds.videos
+    assert [s.num_frames for s in again.sources] == [s.num_frames for s in ds.sources]
+    monkeypatch.undo()
+    # a video rewritten with 7 frames, and one frame of a folder rewritten in place: both opened again
+    write_format(clips["cap"][:7], "mp4", root / "train" / "franck#a")
+    frame = sorted((root / "train" / "franck#c.mp4").iterdir())[3]
+    frame.write_bytes(frame.read_bytes()[:100])
+    third = FramesDataset(root, frame_shape=SHAPE, is_train=True)
+    assert third.sources[third.videos.index("franck#a.mp4")].num_frames == 7
+    assert "franck#c.mp4" not in third.videos  # its damaged frame was found
+    entries = json.loads((root / "index.json").read_text())["videos"]
+    assert entries["train/franck#a.mp4"]["num_frames"] == 7

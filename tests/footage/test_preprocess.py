@@ -216,7 +216,7 @@ def test_existing_output_is_refused_and_untouched_unless_overwrite(raw, tmp_path
 
     summary = build_dataset([raw["cap12_edit"]], str(output), options, overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["taken"]
-    assert set(os.listdir(output)) == {"test", "train", "tracks.csv"}
+    assert set(os.listdir(output)) == {"test", "train", "tracks.csv", "index.json"}
     # png frames at half the source rate: one png per output frame, about half the source frames
     for clip in summary.clips:
         folder = output / clip.split / clip.name
@@ -267,3 +267,58 @@ def test_cli_refuses_an_existing_output(raw, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: output folder") and "--overwrite" in err and len(err.splitlines()) == 1
     assert os.listdir(tmp_path / "taken") == []
+
+
+def _index_facts(output: str) -> dict:
+    """index.json's entries without the file stamps (which differ between two writes of the same clip)."""
+    import json
+
+    with open(os.path.join(output, "index.json"), encoding="utf-8") as f:
+        videos = json.load(f)["videos"]
+    return {k: {f: v for f, v in e.items() if f not in ("mtime_ns", "size")} for k, e in videos.items()}
+
+
+def test_three_shards_merge_into_the_dataset_one_process_writes(built, raw, tmp_path):
+    import filecmp
+
+    import preprocess
+
+    output, _ = built
+    inputs = [raw["cap12_edit"], raw["franck"], raw["no_face"], raw["broken"]]
+    folders = [str(tmp_path / f"shard-{k}") for k in (1, 2, 3)]
+    for k, folder in enumerate(folders, start=1):
+        build_dataset(inputs, folder, PreprocessOptions(**FAST), shard=(k, 3))
+    # disjoint shares that together hold every track: round robin over the input list
+    names = [{r["name"] for r in table(folder)} for folder in folders]
+    assert sum(len(n) for n in names) == len(set.union(*names)) == len(table(output))
+    assert {identity_of(n) for n in names[0]} == {"cap12_edit"} and {identity_of(n) for n in names[1]} == {"franck"}
+    merged = str(tmp_path / "merged")
+    assert preprocess.main(["--merge_shards", *folders, "--output", merged, "--quiet"]) == 0
+    with open(os.path.join(output, "tracks.csv")) as a, open(os.path.join(merged, "tracks.csv")) as b:
+        assert a.read() == b.read()
+    one, three = written(output), written(merged)
+    assert one.keys() == three.keys()
+    assert all(filecmp.cmp(one[key], three[key], shallow=False) for key in one)  # byte for byte
+    assert _index_facts(merged) == _index_facts(output)
+    assert len(_index_facts(output)) == len(one)
+
+
+def test_merge_refuses_a_missing_or_doubled_shard(built, raw, tmp_path, capsys):
+    import preprocess
+
+    inputs = [raw["cap12_edit"], raw["broken"]]
+    folders = [str(tmp_path / f"shard-{k}") for k in (1, 2)]
+    for k, folder in enumerate(folders, start=1):
+        build_dataset(inputs, folder, PreprocessOptions(**FAST), shard=(k, 2))
+    for given, words in ([folders[:1], "shard 2/2 is missing"], [[folders[0], folders[0]], "given twice"],
+                         [[folders[0], raw["broken"]], "not a shard"]):
+        rc = preprocess.main(["--merge_shards", *given, "--output", str(tmp_path / "merged"), "--quiet"])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and words in err and len(err.splitlines()) == 1, err
+        assert not os.path.exists(tmp_path / "merged")
+    from footage.shards import parse_shard
+
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("4/3", "0/3", "1", "a/b"):
+        with pytest.raises(UserError, match="--shard must be K/N"):
+            parse_shard(bad)
