@@ -33,6 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--photo_increase", type=finite_float, default=d.photo_increase,
                    help="enlarge each side of a photo's face box by this fraction (default "
                         f"{d.photo_increase}: frames the face as the video tracks do)")
+    p.add_argument("--photo_mouth", type=finite_float, default=d.photo_mouth,
+                   help="photo tracks: open and close the mouth too, up to this many face widths between the "
+                        "inner lips (synthetic mouth motion; e.g. 0.08; default 0: head motion only)")
     p.add_argument("--output", required=True, help="dataset folder to create, e.g. data/datasets/NAME")
     p.add_argument("--size", type=int, default=d.size, help=f"crop side in pixels (default {d.size})")
     p.add_argument("--format", default=d.format, choices=FORMATS,
@@ -87,7 +90,7 @@ def _main(argv=None) -> None:
         test_videos=tuple(args.test_videos), split_by=args.split_by, fps=args.fps, workers=args.workers,
         detect_side=args.detect_side, face_backend=args.face_backend, crf=args.crf, seed=args.seed,
         progress=not args.quiet, photo_frames=args.photo_frames, photo_tracks=args.photo_tracks,
-        photo_increase=args.photo_increase)
+        photo_increase=args.photo_increase, photo_mouth=args.photo_mouth)
     if args.input or args.photos or not args.landmarks:
         build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos)
     if args.landmarks:

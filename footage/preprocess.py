@@ -95,6 +95,7 @@ class PreprocessOptions:
     # a photo has one face box, a video track the union of its moving boxes: a wider margin frames a photo's
     # face like the video tracks do (the face about half the crop's width)
     photo_increase: float = 0.4
+    photo_mouth: float = 0.0  # largest synthetic mouth opening of photo tracks, face widths (footage.mouth_motion)
 
     def check(self) -> PreprocessOptions:
         """Self, or UserError naming the first bad value and its valid range."""
@@ -122,6 +123,7 @@ class PreprocessOptions:
              self.photo_frames)
         need(self.photo_tracks >= 1, "photo_tracks", "an integer >= 1", self.photo_tracks)
         need(self.photo_increase >= 0, "photo_increase", ">= 0", self.photo_increase)
+        need(0 <= self.photo_mouth <= 0.3, "photo_mouth", "in [0, 0.3] (face widths)", self.photo_mouth)
         if self.test_videos and self.split_by == "track":
             raise UserError("--test_videos picks whole videos for test/, which --split_by track does not do; "
                             "drop one of the two")
@@ -607,7 +609,8 @@ def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> Non
     writer = (video.VideoWriter(path, clip.fps, crf=options.crf) if options.format == "mp4" else _PngWriter(path))
     try:
         for frame in synthetic_frames(_photo_uint8(clip.source), clip.box, options.size, clip.num_frames,
-                                      seed=_photo_seed(options, clip), increase=options.photo_increase):
+                                      seed=_photo_seed(options, clip), increase=options.photo_increase,
+                                      mouth=options.photo_mouth):
             writer.write(frame)
         writer.close()
     except BaseException:
