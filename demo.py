@@ -64,6 +64,13 @@ def parse_args(argv=None):
     p.add_argument("--crop_scale", type=finite_float, default=1.8, help="crop box side / face box side (default 1.8)")
     p.add_argument("--track_every", type=non_negative_int, default=0, metavar="N",
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
+    p.add_argument("--personalize", type=non_negative_int, default=0, metavar="N",
+                   help="first fine-tune the generator on the source photo alone for N steps of synthetic head and "
+                        "mouth motion (engine/personalize.py; 60 is a good start, ~1 min on 2 CPU cores; "
+                        "default 0: off)")
+    p.add_argument("--save_personalized", default=None, metavar="PATH",
+                   help="with --personalize: also write the fine-tuned model to PATH (atomically; never over "
+                        "--checkpoint), to animate the same photo again with --checkpoint PATH without waiting")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--batch_size", type=int, default=8, help="driving frames per network call (default 8)")
     p.add_argument("--fps", type=finite_float, default=None,
@@ -198,6 +205,12 @@ class Demo:
             print(self.backend.describe())
         self.source_box = self._source_box()
         self.crop = self.source_box is not None
+        if args.personalize or args.save_personalized:
+            from engine.personalize import personalize_demo
+
+            personalize_demo(self.animator, self.model, self.source_image, self.source_box, args.personalize,
+                             args.save_personalized, inputs={"--source": self.source_path,
+                                                             "--driving": self.driving_path})
         if self.crop:
             fix = "pass a video showing a face, or --no_crop" if args.crop == "auto" else \
                 "pass a video showing a face or drop --crop"
