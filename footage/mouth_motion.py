@@ -64,8 +64,9 @@ def displacements(landmarks: np.ndarray, opening: float) -> np.ndarray:
 def _region(marks: np.ndarray, moves: np.ndarray, shape) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) pixel box around the lower face, the chin's new place and a margin: the warped area."""
     width = face_width(marks)
-    points = np.concatenate([marks[2:15], marks[2:15] + moves[2:15], marks[29:36], marks[48:68] + moves[48:68]])
+    points = np.concatenate([marks[2:15], marks[2:15] + moves[2:15], marks[31:36], marks[48:68] + moves[48:68]])
     low, high = points.min(0) - 0.25 * width, points.max(0) + 0.25 * width
+    low[1] = points[:, 1].min() - 0.08 * width  # from just above the nose's base: the eyes stay out of it
     height, image_width = shape[:2]
     x0, y0 = max(0, int(np.floor(low[0]))), max(0, int(np.floor(low[1])))
     x1, y1 = min(image_width, int(np.ceil(high[0]))), min(height, int(np.ceil(high[1])))
