@@ -225,9 +225,10 @@ def main(argv=None) -> int:
                     r = measure(photo, mode, args, backend, driving_signals, tmp, personalize=n)
                     name = f"{mode}+p{n}" if n else mode
                     tuned = f"{r['personalise']:.1f}" if n else "-"
-                    print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {name} | {r['zero_psnr']:.1f} ({floor:.1f}) | "
-                          f"{r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | {r['mouth']:.2f} | "
-                          f"{r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | {r['seconds']:.1f} | {tuned} |",
+                    print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {name} | {r['zero_psnr']:.1f} "
+                          f"({floor:.1f}) | {r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | "
+                          f"{r['mouth']:.2f} | {r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | "
+                          f"{r['seconds']:.1f} | {tuned} |",
                           flush=True)
     return 0
 
