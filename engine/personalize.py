@@ -1,10 +1,11 @@
 """Source personalisation: the generator fine-tuned on the source photo alone, under synthetic head and mouth motion.
 
 A model trained on a few people redraws an unseen face poorly and rarely opens its mouth. Before animating,
-personalize() shows the generator the very photo it will animate, moved by footage.synthetic's head motion
-with footage.mouth_motion's mouth opening, for N steps of the model's own offline loss (pixel pyramid L1 +
-SSIM + the mouth-region L1; a config with a VGG perceptual term gets those offline terms instead, so that
-nothing is downloaded). The keypoint detector is frozen: driving videos must still be read the same way.
+personalize() shows the generator (with its dense-motion network, by default) the very photo it will
+animate, moved by footage.synthetic's head motion with footage.mouth_motion's mouth opening, for N steps of
+the model's own offline loss (pixel pyramid L1 + SSIM + the mouth-region L1; a config with a VGG perceptual
+term gets those offline terms instead, so that nothing is downloaded). The keypoint detector is frozen:
+driving videos must still be read the same way.
 
     tuned = personalize(model, photo, crop_box, PersonalizeOptions(steps=60))   # a new LoadedModel
     save_personalized(tuned, "me.pth.tar")         # demo.py --checkpoint me.pth.tar animates without waiting
@@ -44,7 +45,9 @@ class PersonalizeOptions:
     lr: float = 1e-4
     frames: int = 64           # synthetic frames rendered once; pairs are drawn from them
     mouth: float = 0.1         # largest synthetic mouth opening, face widths (footage.mouth_motion)
-    dense_motion: bool = False  # also fine-tune the dense-motion network (default: the generator's own layers)
+    # also fine-tune the dense-motion network (its deformation and occlusion map decide whether the full-resolution
+    # output opens a mouth at all); False: the generator's own layers only
+    dense_motion: bool = True
     still_source: float = 0.5  # share of pairs whose source is the photo as the model sees it
 
     def check(self) -> PersonalizeOptions:
@@ -177,7 +180,7 @@ def save_personalized(model: LoadedModel, path, options: PersonalizeOptions | No
 
 
 def personalize_demo(animator, model: LoadedModel, photo: np.ndarray, box, steps: int, save_path=None,
-                     inputs: dict | None = None, dense_motion: bool = False, report=print) -> LoadedModel | None:
+                     inputs: dict | None = None, dense_motion: bool = True, report=print) -> LoadedModel | None:
     """demo.py's --personalize N [--save_personalized PATH]: the save path checked first (never the checkpoint
     nor one of `inputs`), then the generator fine-tuned on `photo` (box: the crop box, or None for the whole
     frame) and handed to `animator`, then saved when asked. Returns the tuned model (None when steps is 0)."""
