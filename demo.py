@@ -66,8 +66,8 @@ def parse_args(argv=None):
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
     p.add_argument("--personalize", type=non_negative_int, default=0, metavar="N",
                    help="first fine-tune the generator on the source photo alone for N steps of synthetic head and "
-                        "mouth motion (engine/personalize.py; 60 is a good start, ~1 min on 2 CPU cores; "
-                        "default 0: off)")
+                        "mouth motion (engine/personalize.py; 40 was chosen by measurement: 13 s on 2 quiet CPU "
+                        "cores, checkpoints/README.md section 8; default 0: off)")
     p.add_argument("--save_personalized", default=None, metavar="PATH",
                    help="with --personalize: also write the fine-tuned model to PATH (atomically; never over "
                         "--checkpoint), to animate the same photo again with --checkpoint PATH without waiting")

@@ -7,7 +7,7 @@ the model's own offline loss (pixel pyramid L1 + SSIM + the mouth-region L1; a c
 term gets those offline terms instead, so that nothing is downloaded). The keypoint detector is frozen:
 driving videos must still be read the same way.
 
-    tuned = personalize(model, photo, crop_box, PersonalizeOptions(steps=60))   # a new LoadedModel
+    tuned = personalize(model, photo, crop_box, PersonalizeOptions(steps=40))   # a new LoadedModel
     save_personalized(tuned, "me.pth.tar")         # demo.py --checkpoint me.pth.tar animates without waiting
 
 The loaded model is never changed (its generator is copied), nothing is written unless asked, and the
@@ -33,7 +33,7 @@ from faces.mouth import mouth_mask
 from footage.synthetic import synthetic_frames
 from modules.model import GeneratorFullModel
 
-DEFAULT_STEPS = 60  # chosen by measurement: checkpoints/README.md, "Source personalisation"
+DEFAULT_STEPS = 40  # chosen by measurement: checkpoints/README.md section 8 (20, 40, 80 steps compared)
 OFFLINE_WEIGHTS = {"pixel_l1": 7, "ssim": 1.5, "mouth": 10}  # the bundled model's loss (checkpoints/README.md)
 
 
