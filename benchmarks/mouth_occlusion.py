@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         occlusion, mouth = [], []
         for result in animator.run(driving, return_motion=True):
             s = result.occlusion.shape[0] / size
-            occlusion.append(result.occlusion[int(y0 * s):int(np.ceil(y1 * s)), int(x0 * s):int(np.ceil(x1 * s))].mean())
+            rows = slice(int(y0 * s), int(np.ceil(y1 * s)))
+            occlusion.append(result.occlusion[rows, int(x0 * s):int(np.ceil(x1 * s))].mean())
             mouth.append(opening(np.clip(result.image, 0, 1)))
         return np.array(occlusion), np.array(mouth)
 
