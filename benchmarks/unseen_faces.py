@@ -3,6 +3,7 @@
     python benchmarks/unseen_faces.py PHOTO [PHOTO ...]                       # bundled model, data/driving.mp4
     python benchmarks/unseen_faces.py --driving clip.mp4 --modes fullres PHOTO ...
     python benchmarks/unseen_faces.py --checkpoint X --config C --demo_flag=--no_crop PHOTO ...
+    python benchmarks/unseen_faces.py --modes fullres --personalize 0,60 --driving clip.mp4 PHOTO ...
 
 For every photo and output mode (demo.py --output_mode fullres | generator, demo.py's other defaults:
 face crop with paste-back when a face is found, relative motion), it runs demo.py twice and measures the
@@ -21,6 +22,10 @@ written videos at the photo's own resolution:
                      roll and yaw (benchmarks/motion_transfer.py's landmark signals); mouth amp is the
                      result's mouth-opening std / the driving's
   seconds            wall time of demo.py on the real clip
+  personalise (s)    with --personalize N (rows "fullres+pN"): the seconds demo.py --personalize N spent
+                     fine-tuning on the photo (its own report); the still run personalises and saves the model
+                     (--save_personalized), the real-clip run loads it (--checkpoint), so both use the same
+                     weights. "-" for rows without personalisation
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 import time
@@ -69,15 +75,19 @@ def at_photo_size(frame: np.ndarray, shape) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def run_demo(argv: list[str]) -> float:
-    """demo.py in this process; its seconds. demo.py's own error line ends the benchmark."""
+def run_demo(argv: list[str], output: io.StringIO | None = None) -> float:
+    """demo.py in this process; its seconds (its printed lines go to `output`). demo.py's own error line
+    ends the benchmark."""
     start = time.perf_counter()
-    out = io.StringIO()
+    out = output if output is not None else io.StringIO()
     with contextlib.redirect_stdout(out):
         code = demo.main(argv)
     if code != 0:
         raise SystemExit(f"demo.py {' '.join(argv)} failed (exit {code}); its message is above")
     return time.perf_counter() - start
+
+
+PERSONALISED = re.compile(r"personalised the generator on the source photo: \d+ steps in ([0-9.]+) s")
 
 
 def still_clip(driving: str, path: Path, frames: int) -> None:
@@ -109,26 +119,38 @@ def correlations(driving: np.ndarray, result: np.ndarray) -> tuple[list[float], 
     return corr, amplitude, int(both.sum())
 
 
-def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Path) -> dict:
+def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Path, personalize: int = 0) -> dict:
     photo = load_image(photo_path)
     face = photo_face(photo, backend)
     common = ["--source", photo_path, "--output_mode", mode, "--device", "cpu", *args.demo_flag]
+    model = []
     if args.checkpoint:
-        common += ["--checkpoint", args.checkpoint]
+        model += ["--checkpoint", args.checkpoint]
     if args.config:
-        common += ["--config", args.config]
+        model += ["--config", args.config]
     still_result = tmp / f"still-{mode}.mp4"
-    run_demo([*common, "--driving", str(tmp / "still.mp4"), "--result_video", str(still_result)])
+    tuning, personalise_seconds = [], float("nan")
+    if personalize:
+        tuned = tmp / f"personalised-{mode}-{personalize}.pth.tar"
+        tuned.unlink(missing_ok=True)
+        tuning = ["--personalize", str(personalize), "--save_personalized", str(tuned)]
+    printed = io.StringIO()
+    run_demo([*common, *model, *tuning, "--driving", str(tmp / "still.mp4"), "--result_video", str(still_result)],
+             printed)
+    if personalize:
+        personalise_seconds = float(PERSONALISED.search(printed.getvalue()).group(1))
+        model = ["--checkpoint", str(tuned)]  # the saved personalised model carries its config
     frames = [at_photo_size(f.astype(np.float32) / 255, photo.shape) for f in iter_frames(still_result)]
     source_face = face_region(photo, face.box)
     zero_psnr = float(np.mean([psnr(face_region(f, face.box), source_face) for f in frames]))
     sharp = float(np.mean([sharpness(face_region(f, face.box)) for f in frames])) / sharpness(source_face)
     result = tmp / f"anim-{mode}.mp4"
-    seconds = run_demo([*common, "--driving", args.driving, "--result_video", str(result)])
+    seconds = run_demo([*common, *model, "--driving", args.driving, "--result_video", str(result)])
     corr, amplitude, count = correlations(driving_signals, signals(result, backend))
     reference = backend.embedding(to_uint8(photo))
     return dict(zero_psnr=zero_psnr, sharpness=sharp, identity=identity_distance(result, reference, backend),
-                mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds)
+                mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds,
+                personalise=personalise_seconds)
 
 
 def photo_face(photo: np.ndarray, backend):
@@ -164,6 +186,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", default=None, help="model (default: demo.py's bundled model)")
     p.add_argument("--config", default=None)
     p.add_argument("--modes", default=",".join(MODES), help="output modes to compare (default: fullres,generator)")
+    p.add_argument("--personalize", default="0", metavar="N[,M...]",
+                   help="steps of demo.py --personalize to compare, comma separated (0: without; default 0)")
     p.add_argument("--still_frames", type=int, default=8, help="frames of the motionless clip (default 8)")
     p.add_argument("--demo_flag", action="append", default=[], metavar="FLAG",
                    help="pass a flag on to demo.py, e.g. --demo_flag=--no_crop (repeatable)")
@@ -172,6 +196,12 @@ def main(argv=None) -> int:
     for mode in modes:
         if mode not in MODES:
             p.error(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    try:
+        steps = [int(v) for v in args.personalize.split(",") if v.strip()]
+    except ValueError:
+        p.error(f"--personalize takes step counts such as 0,60, got {args.personalize!r}")
+    if not steps or min(steps) < 0:
+        p.error(f"--personalize takes step counts >= 0 such as 0,60, got {args.personalize!r}")
     backend = get_backend("auto", landmarks=True)
     for photo in args.photos:  # a bad or faceless photo stops here, with one line, before any row is printed
         if photo_face(load_image(photo), backend) is None:
@@ -182,8 +212,8 @@ def main(argv=None) -> int:
           f"{np.nanstd(driving_signals[:, 0]):.3f}; identity distance of the driving face from its own first "
           f"frame {driving_identity_spread(args.driving, backend):.3f}")
     print("| photo | size | mode | zero-motion PSNR (dB) (codec floor) | sharpness | identity (static) | mouth | "
-          "mouth amp | roll | yaw | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "mouth amp | roll | yaw | seconds | personalise (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         still_clip(args.driving, tmp / "still.mp4", args.still_frames)
@@ -191,10 +221,15 @@ def main(argv=None) -> int:
             shape = load_image(photo).shape
             static, floor = static_source(photo, backend, tmp)
             for mode in modes:
-                r = measure(photo, mode, args, backend, driving_signals, tmp)
-                print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {mode} | {r['zero_psnr']:.1f} ({floor:.1f}) | "
-                      f"{r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | {r['mouth']:.2f} | "
-                      f"{r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | {r['seconds']:.1f} |", flush=True)
+                for n in steps:
+                    r = measure(photo, mode, args, backend, driving_signals, tmp, personalize=n)
+                    name = f"{mode}+p{n}" if n else mode
+                    tuned = f"{r['personalise']:.1f}" if n else "-"
+                    print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {name} | {r['zero_psnr']:.1f} "
+                          f"({floor:.1f}) | {r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | "
+                          f"{r['mouth']:.2f} | {r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | "
+                          f"{r['seconds']:.1f} | {tuned} |",
+                          flush=True)
     return 0
 
 

@@ -105,6 +105,15 @@ class Animator:
         self.batch_size = int(batch_size)
         self.dtype = dtype
 
+    def use_generator(self, generator) -> None:
+        """Animate with another generator of the same architecture (e.g. engine.personalize's fine-tuned
+        copy); set_source must be called after it."""
+        self.generator = generator.eval()
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+        self._gen_net = torch.compile(self.generator, dynamic=False) if self.compile else self.generator
+        self.source = self.source_kp = self.source_features = None
+
     # ------------------------------------------------------------------ helpers
 
     def _autocast(self):

@@ -48,6 +48,8 @@ class PhotoOptions:
     onnx: str | None = None  # runtime onnxruntime: the folder of graphs
     stages: list[str] = field(default_factory=list)  # post-processing stage names, in order
     stage_overrides: list[str] = field(default_factory=list)  # KEY=VALUE stage options
+    personalize: int = 0  # fine-tune on the source photo for this many steps first (engine.personalize)
+    save_personalized: str | None = None  # where to write that fine-tuned model
 
 
 def _stages_hook(names):
@@ -125,6 +127,11 @@ class PhotoAnimation:
         self.backend = self._backend()
         self.source_box = self._source_box()
         self.crop = self.source_box is not None
+        if o.personalize or o.save_personalized:
+            from engine.personalize import personalize_demo
+
+            personalize_demo(self.animator, self.model, self.source_image, self.source_box, o.personalize,
+                             o.save_personalized, inputs={"--source": self.source_path, "--driving": self.driving_path})
         if self.crop:
             self.follower, self.follow_fix = self._follower()
         if self.crop or self.fullres:

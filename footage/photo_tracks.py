@@ -73,7 +73,8 @@ def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> Non
     writer = open_clip_writer(path, clip.fps, options)
     try:
         for frame in synthetic_frames(_photo_uint8(clip.source), clip.box, options.size, clip.num_frames,
-                                      seed=_photo_seed(options, clip), increase=options.photo_increase):
+                                      seed=_photo_seed(options, clip), increase=options.photo_increase,
+                                      mouth=options.photo_mouth):
             writer.write(frame)
         writer.close()
     except BaseException:

@@ -54,6 +54,10 @@ class PreprocessOptions:
     # face like the video tracks do (the face about half the crop's width)
     photo_increase: float = _option(0.4, "enlarge each side of a photo's face box by this fraction (default "
                                          "{default}: frames the face as the video tracks do)")
+    # largest synthetic mouth opening of photo tracks, in face widths (footage.mouth_motion)
+    photo_mouth: float = _option(0.0, "photo tracks: open and close the mouth too, up to this many face widths "
+                                      "between the inner lips (synthetic mouth motion; e.g. 0.08; default "
+                                      "{default}: head motion only)")
 
     def check(self) -> PreprocessOptions:
         """Self, or UserError naming the first bad value and its valid range."""
@@ -82,6 +86,7 @@ class PreprocessOptions:
              self.photo_frames)
         need(self.photo_tracks >= 1, "photo_tracks", "an integer >= 1", self.photo_tracks)
         need(self.photo_increase >= 0, "photo_increase", ">= 0", self.photo_increase)
+        need(0 <= self.photo_mouth <= 0.3, "photo_mouth", "in [0, 0.3] (face widths)", self.photo_mouth)
         if self.test_videos and self.split_by == "track":
             raise UserError("--test_videos picks whole videos for test/, which --split_by track does not do; "
                             "drop one of the two")

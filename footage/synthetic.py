@@ -4,14 +4,18 @@ A talking-head dataset of a few people teaches FOMM little about faces it has no
 person, moved over time by a smooth random similarity transform (in-plane rotation, zoom, shift) plus a
 gentle low-frequency non-rigid warp, becomes a clip that FOMM can train on like any other: source and
 driving frames are two moments of the same synthetic motion. It adds appearance (identity) variety and
-head motion, not expressions: the mouth does not open in a photo.
+head motion; with `mouth` > 0 the mouth opens and closes too (footage.mouth_motion: the lower lip and jaw
+moved along a smooth seeded curve, the photo warped, the gap filled with a dark mouth interior).
 
     frames = synthetic_frames(image_uint8, face_box, size=64, num_frames=128, seed=0)
+    frames = synthetic_frames(image_uint8, face_box, size=64, num_frames=128, seed=0, mouth=0.08)
 
 The crop follows the video tracks' convention (the face box, each side enlarged by `increase`, square),
 so photo tracks and video tracks frame the face alike. Motion is a sum of a few sinusoids per parameter
 with random periods and phases (a seeded generator: the same seed gives the same clip), one to three
-cycles per clip, so consecutive frames differ as little as in a real video.
+cycles per clip, so consecutive frames differ as little as in a real video. The mouth's curve comes from
+its own generator (seeded by [seed, 1]), so a clip with mouth motion has exactly the head motion of the
+same seed without it.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import cv2
 import numpy as np
 
 from faces.base import Box
+from footage.mouth_motion import mouth_curve, open_mouth
 
 
 @dataclass(frozen=True)
@@ -54,24 +59,45 @@ def square_crop(box: Box, increase: float) -> tuple[float, float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2, side
 
 
+def face_landmarks(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """(68, 2) landmarks of the face in `box` (the preferred landmark backend), or None without one."""
+    from faces import get_backend
+
+    return get_backend("auto", landmarks=True).landmarks(image, box)
+
+
 def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, seed: int = 0,
-                     increase: float = 0.1, motion: MotionRange = MotionRange()) -> Iterator[np.ndarray]:
+                     increase: float = 0.1, motion: MotionRange = MotionRange(), mouth: float = 0.0,
+                     landmarks: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """num_frames size x size uint8 RGB frames of the face in `box` of `image` (HxWx3 uint8) moving smoothly.
 
     Pixels outside the photo are mirrored from inside it (no black corners). The photo is first shrunk
     with area averaging so that the crop is about `size` pixels (no aliasing when a large photo is cut
     to 64x64), then sampled bilinearly along the motion.
+
+    mouth > 0: the mouth also opens by up to `mouth` face widths (footage.mouth_motion's unit) along a
+    smooth seeded curve, closed part of the time. `landmarks` ((68, 2) pixels of `image`) are found in
+    `box` when not given; a face without landmarks gets head motion only.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"synthetic_frames needs an HxWx3 uint8 image, got {image.shape} {image.dtype}")
     if num_frames < 1 or size < 8:
         raise ValueError(f"synthetic_frames needs num_frames >= 1 and size >= 8, got {num_frames}, {size}")
     rng = np.random.default_rng(seed)
+    openings = np.zeros(num_frames)
+    if mouth > 0:
+        if landmarks is None:
+            landmarks = face_landmarks(image, box)
+        if landmarks is not None:
+            openings = mouth_curve(np.random.default_rng([seed, 1]), num_frames, mouth)
     cx, cy, side = square_crop(box, increase)
     shrink = min(1.0, size / side)
     if shrink < 1.0:
         h, w = image.shape[:2]
-        image = cv2.resize(image, (max(1, round(w * shrink)), max(1, round(h * shrink))), interpolation=cv2.INTER_AREA)
+        small = (max(1, round(w * shrink)), max(1, round(h * shrink)))
+        if openings.any():  # the landmarks follow the resize exactly (pixel centres at i + 0.5)
+            landmarks = (np.asarray(landmarks, np.float64) + 0.5) * (np.array(small) / (w, h)) - 0.5
+        image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
         cx, cy, side = cx * shrink, cy * shrink, side * shrink
 
     rotation = smooth_curve(rng, num_frames) * math.radians(motion.rotation_degrees)
@@ -99,5 +125,6 @@ def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, se
         # continuous coordinates put pixel i's centre at i + 0.5; cv2.remap puts it at i
         map_x = cx + scale * (c * px - s * py) + shift_x[k] * side - 0.5
         map_y = cy + scale * (s * px + c * py) + shift_y[k] * side - 0.5
-        yield cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
+        frame = open_mouth(image, landmarks, openings[k]) if openings[k] > 0 else image
+        yield cv2.remap(frame, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REFLECT_101)

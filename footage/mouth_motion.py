@@ -1,0 +1,183 @@
+"""Synthetic mouth motion on a still face photo: the lower lip and jaw moved down, the photo warped, the gap filled.
+
+A photo's mouth never opens, so a model trained or personalised on photos under head motion alone never
+learns to open an unseen face's mouth. open_mouth() opens it by a requested amount:
+
+    opened = open_mouth(image_uint8, landmarks68, opening=0.06)   # inner-lip gap + 6% of the face width
+
+- the lower lip (outer 55-59, inner 65-67) and the lower jaw line (points 3-13, tapering from the chin) of
+  dlib's 68-point scheme move along the face's own "down" (perpendicular to the line between the eyes);
+  the upper lip, nose, eyes, upper jaw and a ring around the lower face stay where they are;
+- the photo is warped by a thin-plate spline through those control points (scipy's RBFInterpolator,
+  evaluated on a coarse grid and upsampled: smooth, and cheap at any photo size), inside a box around
+  the lower face only;
+- the gap between the inner lips becomes a mouth interior: dark and slightly reddish (from the lips' own
+  colour), darker towards its middle, a soft band of upper teeth optional, edges feathered.
+
+`opening` is in the unit of benchmarks/motion_transfer.py's mouth signal: |landmark 66 - landmark 62| /
+|landmark 16 - landmark 0|, so a landmark detector run on the result measures about `opening` more than on
+the photo (tests/footage/test_mouth_motion.py checks this with dlib on real photos).
+
+mouth_curve() gives a smooth seeded opening over time for footage.synthetic's photo tracks.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import RBFInterpolator
+
+# how far each moving landmark goes, as a fraction of the full displacement (0-based 68-point indices)
+LOWER_LIP = {57: 1.0, 66: 1.0, 56: 0.92, 58: 0.92, 65: 0.92, 67: 0.92, 55: 0.6, 59: 0.6,
+             48: 0.12, 54: 0.12, 60: 0.12, 64: 0.12}
+JAW = {i: float(np.cos(np.pi / 2 * abs(i - 8) / 5.6)) for i in range(3, 14)}  # 1 at the chin, ~0.1 at 3 and 13
+FIXED = [*range(0, 3), *range(14, 17), *range(17, 48), 49, 50, 51, 52, 53, 61, 62, 63]
+INNER_UPPER = [60, 61, 62, 63, 64]
+INNER_LOWER = [64, 65, 66, 67, 60]
+
+
+def face_width(landmarks: np.ndarray) -> float:
+    return float(np.linalg.norm(landmarks[16] - landmarks[0]))
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """The inner-lip gap / the face width (benchmarks/motion_transfer.py's mouth signal)."""
+    return float(np.linalg.norm(landmarks[66] - landmarks[62])) / max(face_width(landmarks), 1e-6)
+
+
+def face_down(landmarks: np.ndarray) -> np.ndarray:
+    """Unit vector pointing down the face: the eye line (left to right eye) turned by +90 degrees."""
+    eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
+    down = np.array([-eyes[1], eyes[0]], np.float64)
+    return down / max(np.linalg.norm(down), 1e-6)
+
+
+def displacements(landmarks: np.ndarray, opening: float) -> np.ndarray:
+    """(68, 2) pixel displacement of every landmark for an added inner-lip gap of `opening` face widths."""
+    marks = np.asarray(landmarks, np.float64)
+    step = face_down(marks) * opening * face_width(marks)
+    moves = np.zeros((68, 2))
+    for i, w in {**JAW, **LOWER_LIP}.items():
+        moves[i] = w * step
+    return moves
+
+
+def _region(marks: np.ndarray, moves: np.ndarray, shape) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixel box around the lower face, the chin's new place and a margin: the warped area."""
+    width = face_width(marks)
+    points = np.concatenate([marks[2:15], marks[2:15] + moves[2:15], marks[31:36], marks[48:68] + moves[48:68]])
+    low, high = points.min(0) - 0.25 * width, points.max(0) + 0.25 * width
+    low[1] = points[:, 1].min() - 0.08 * width  # from just above the nose's base: the eyes stay out of it
+    height, image_width = shape[:2]
+    x0, y0 = max(0, int(np.floor(low[0]))), max(0, int(np.floor(low[1])))
+    x1, y1 = min(image_width, int(np.ceil(high[0]))), min(height, int(np.ceil(high[1])))
+    return x0, y0, x1, y1
+
+
+def _anchor_ring(box, count: int = 8) -> np.ndarray:
+    """Fixed points along the warped box's border: outside it nothing moves, so the edge must not either."""
+    x0, y0, x1, y1 = box
+    t = np.linspace(0, 1, count, endpoint=False)
+    top = np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1)
+    right = np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1)
+    bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
+    left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
+    return np.concatenate([top, right, bottom, left])
+
+
+def _warp_region(region: np.ndarray, source_points: np.ndarray, target_points: np.ndarray, grid: int) -> np.ndarray:
+    """`region` warped so that each source point lands on its target point (a thin-plate spline, backward map)."""
+    height, width = region.shape[:2]
+    spline = RBFInterpolator(target_points, source_points - target_points, kernel="thin_plate_spline",
+                             smoothing=1e-3)
+    ys = np.arange(0, height + grid, grid, dtype=np.float64)
+    xs = np.arange(0, width + grid, grid, dtype=np.float64)
+    gx, gy = np.meshgrid(xs, ys)
+    coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(len(ys), len(xs), 2).astype(np.float32)
+    # the coarse grid's node k sits at pixel k * grid: stretch it so that node positions map to pixels exactly
+    fine = cv2.resize(coarse, ((len(xs) - 1) * grid + 1, (len(ys) - 1) * grid + 1),
+                      interpolation=cv2.INTER_LINEAR)[:height, :width]
+    px, py = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(region, px + fine[..., 0], py + fine[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _interior(region: np.ndarray, upper: np.ndarray, lower: np.ndarray, lips: np.ndarray, mouth_width: float,
+              teeth: bool) -> np.ndarray:
+    """`region` (float32 0..255) with the polygon between the inner lips painted as a soft dark mouth."""
+    height, width = region.shape[:2]
+    polygon = np.concatenate([upper, lower])
+    mask = np.zeros((height, width), np.float32)
+    cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    gap = float(np.linalg.norm(lower[2] - upper[2]))
+    if mask.max() == 0 or gap < 0.5:
+        return region
+    feather = max(0.6, 0.12 * gap)
+    mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    # lip colour: the mean of the lip pixels around the mouth (outer lip polygon minus the interior)
+    lip_mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(lip_mask, [np.round(lips).astype(np.int32)], 1)
+    lip_mask[mask > 0.05] = 0
+    lip = region[lip_mask > 0].mean(0) if lip_mask.any() else np.array([150.0, 80.0, 80.0])
+    dark = np.clip(lip * 0.28 + np.array([6.0, 0.0, 0.0]), 0, 255)  # dark, a little redder than the lips
+    # darker in the middle: distance from the inner-lip centre line, relative to the half gap
+    centre = (upper[2] + lower[2]) / 2
+    px, py = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    along = np.array([lower[2][0] - upper[2][0], lower[2][1] - upper[2][1]]) / max(gap, 1e-6)
+    depth = np.abs((px - centre[0]) * along[0] + (py - centre[1]) * along[1]) / max(gap / 2, 1e-6)
+    shade = (0.55 + 0.45 * np.clip(depth, 0, 1))[..., None]
+    fill = dark[None, None] * shade
+    if teeth and gap > 0.08 * mouth_width:
+        # the upper teeth: a pale band just under the upper inner lip, about a third of the gap, soft
+        below_upper = ((px - upper[2][0]) * along[0] + (py - upper[2][1]) * along[1]) / max(gap, 1e-6)
+        band = np.clip(1.0 - np.abs(below_upper - 0.15) / 0.18, 0, 1) ** 1.5
+        across = np.abs((px - centre[0]) * along[1] - (py - centre[1]) * along[0]) / max(mouth_width / 2, 1e-6)
+        band *= np.clip(1.2 - 1.4 * across, 0, 1)
+        tooth = np.clip(lip.mean() * 1.35 + 40.0, 150, 235) * np.array([1.0, 0.97, 0.9])
+        fill = fill * (1 - 0.8 * band[..., None]) + tooth[None, None] * 0.8 * band[..., None]
+    return region * (1 - mask[..., None]) + fill * mask[..., None]
+
+
+def open_mouth(image: np.ndarray, landmarks: np.ndarray, opening: float, teeth: bool = True,
+               grid: int = 4) -> np.ndarray:
+    """`image` (HxWx3 uint8) with the mouth opened by `opening` face widths more (see the module's docstring).
+
+    landmarks: the face's (68, 2) dlib-scheme landmarks in pixels of `image`. opening <= 0 returns a copy.
+    Only a box around the lower face changes.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"open_mouth needs an HxWx3 uint8 image, got {image.shape} {image.dtype}")
+    marks = np.asarray(landmarks, np.float64)
+    if marks.shape != (68, 2) or not np.isfinite(marks).all():
+        raise ValueError(f"open_mouth needs (68, 2) finite landmarks, got {marks.shape}")
+    result = image.copy()
+    if opening <= 0:
+        return result
+    moves = displacements(marks, opening)
+    x0, y0, x1, y1 = _region(marks, moves, image.shape)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return result
+    origin = np.array([x0, y0], np.float64)
+    local = marks - origin
+    moving = sorted({**JAW, **LOWER_LIP})
+    ring = _anchor_ring((0, 0, x1 - x0 - 1, y1 - y0 - 1))
+    width = face_width(marks)
+    # the neck under the chin stays: the skin between the jaw and it is compressed, not slid
+    neck = local[[5, 8, 11]] + face_down(marks) * (0.35 * width + np.linalg.norm(moves[8]))
+    source = np.concatenate([local[FIXED], local[moving], ring, neck])
+    target = np.concatenate([local[FIXED], local[moving] + moves[moving], ring, neck])
+    region = _warp_region(image[y0:y1, x0:x1], source, target, grid).astype(np.float32)
+    moved = local + moves
+    region = _interior(region, moved[INNER_UPPER], moved[INNER_LOWER], moved[48:60],
+                       float(np.linalg.norm(marks[54] - marks[48])), teeth)
+    result[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
+    return result
+
+
+def mouth_curve(rng: np.random.Generator, num_frames: int, largest: float, max_cycles: float = 6.0) -> np.ndarray:
+    """(num_frames,) openings in [0, largest]: smooth, seeded, closed part of the time as in speech."""
+    t = np.arange(num_frames) / max(num_frames, 1)
+    curve = np.zeros(num_frames)
+    for amplitude in rng.dirichlet(np.ones(3)):
+        curve += amplitude * np.sin(2 * np.pi * rng.uniform(1.0, max_cycles) * t + rng.uniform(0, 2 * np.pi))
+    # shifted down so that about a third of the time the mouth stays shut, then scaled to [0, largest]
+    opening = np.clip((curve + 0.3) / 1.3, 0.0, 1.0)
+    return largest * opening
