@@ -18,6 +18,7 @@ import sys
 
 from cli_types import finite_float
 from errors import UserError, run_cli
+from reporting import console
 
 _FLAG_TYPES = {"int": int, "int | None": int, "float": finite_float, "float | None": finite_float, "str": str}
 
@@ -70,7 +71,7 @@ def options_from_args(args: argparse.Namespace):
 
 
 def _main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    console(logging.INFO)
     from footage.preprocess import build_dataset, merge_shards
     from footage.shards import parse_shard
 
@@ -86,8 +87,9 @@ def _main(argv=None) -> None:
         build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos, shard=shard)
     if args.landmarks:
         from faces import get_backend
-        from footage.landmarks import annotate_dataset
+        from footage.landmarks import annotate_dataset, dataset_videos
 
+        dataset_videos(args.output)  # a missing or wrong folder is reported before the backend is loaded
         backend = get_backend(args.face_backend, landmarks=True)
         logging.info("%s", backend.describe())
         counts = annotate_dataset(args.output, backend, overwrite=args.overwrite, progress=not args.quiet)

@@ -8,13 +8,14 @@ import pytest
 import torch
 
 import demo
-from engine.animate import Animator, source_face_box
+from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import save_checkpoint
 from engine.config import load_config
 from engine.inference import load_model
 from engine.personalize import PersonalizeOptions, personalize, save_personalized, training_frames
 from faces import get_backend
+from faces.follow import source_face_box
 from tests.conftest import ROOT
 from video import VideoWriter, iter_frames, load_image
 
