@@ -20,9 +20,15 @@ class _Console(logging.StreamHandler):
         pass
 
 
+NAME = "stillmotion.console"
+
+
 def console(level=logging.INFO) -> None:
-    """Show log records of `level` and above on stderr, as plain lines (one handler, however often called)."""
+    """Show log records of `level` and above on stderr, as plain lines (one handler, however often called,
+    found by its name: a CLI module run again, e.g. by runpy, brings a new _Console class)."""
     root = logging.getLogger()
-    if not any(isinstance(h, _Console) for h in root.handlers):
-        root.addHandler(_Console())
+    if not any(h.get_name() == NAME for h in root.handlers):
+        handler = _Console()
+        handler.set_name(NAME)
+        root.addHandler(handler)
     root.setLevel(level)
