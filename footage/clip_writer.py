@@ -41,7 +41,7 @@ class PngWriter:
 def open_clip_writer(path: str, fps: float, options: PreprocessOptions):
     """A writer of one clip in the dataset's format: an mp4 (VideoWriter) or a folder of png frames."""
     if options.format == "mp4":
-        return video.VideoWriter(path, fps, crf=options.crf, keyint=options.keyint)
+        return video.VideoWriter(path, fps, crf=options.crf, keyint=options.keyint or None)
     return PngWriter(path)
 
 

@@ -43,9 +43,9 @@ class PreprocessOptions:
                                     "small ones grow up to 4x so their faces are found (default {default})")
     face_backend: str = _option("auto", "faces backend (default {default})")
     crf: int = _option(15, "H.264 quality of the clips (default {default})")
-    keyint: int | None = _option(None, "a keyframe at least every N frames of an mp4 clip, so a training read of "
-                                       "a random frame decodes at most N frames (e.g. 32; default: the "
-                                       "encoder's, 250)")
+    keyint: int = _option(32, "a keyframe at least every N frames of an mp4 clip, so that a training read of "
+                               "a random frame decodes at most N frames (default {default}; 0: the encoder's own "
+                               "interval, 250: clips about a quarter smaller, random reads slower)")
     seed: int = _option(0, "seed of the identity split")
     progress: bool = _option(True, "progress bars (the flag is --quiet)")
     photo_frames: int = _option(128, "frames per synthetic photo track (default {default})")
@@ -81,7 +81,7 @@ class PreprocessOptions:
         need(self.workers >= 1, "workers", "an integer >= 1", self.workers)
         need(self.detect_side >= 64, "detect_side", "an integer >= 64", self.detect_side)
         need(0 <= self.crf <= 51, "crf", "in 0..51", self.crf)
-        need(self.keyint is None or self.keyint >= 1, "keyint", "an integer >= 1", self.keyint)
+        need(self.keyint >= 0, "keyint", "an integer >= 0 (0: the encoder's own interval)", self.keyint)
         need(self.photo_frames >= self.min_frames, "photo_frames", f">= --min_frames ({self.min_frames})",
              self.photo_frames)
         need(self.photo_tracks >= 1, "photo_tracks", "an integer >= 1", self.photo_tracks)
