@@ -37,17 +37,23 @@ def _photo_uint8(path: str) -> np.ndarray:
     return video.to_uint8(video.load_image(path))
 
 
+def claim_photo_name(path: str, taken: set[str]) -> str:
+    """The identity name (file stem) of photo `path`, added to `taken`; UserError when another input has it."""
+    stem = video_stem(path)
+    if stem in taken:
+        raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
+                        "rename one of them")
+    taken.add(stem)
+    return stem
+
+
 def plan_photo_clips(photos: Sequence[str], options: PreprocessOptions, taken: set[str],
                      detect=None) -> tuple[list[Clip], list[tuple[str, str]]]:
     """photo_tracks train clips per photo with a face (its largest), named like video tracks; the skips."""
     clips, skipped = [], []
     n = options.photo_frames
     for path in photos:
-        stem = video_stem(path)
-        if stem in taken:
-            raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
-                            "rename one of them")
-        taken.add(stem)
+        stem = claim_photo_name(path, taken)
         image = _photo_uint8(path)
         boxes = (detect or functools.partial(detect_faces, backend=options.face_backend,
                                              detect_side=options.detect_side))(image)

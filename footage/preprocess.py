@@ -52,7 +52,7 @@ from footage.clip_writer import write_clips
 from footage.frames import index_dataset
 from footage.index import DatasetIndex
 from footage.input_files import find_videos
-from footage.photo_tracks import find_photos, plan_photo_clips, write_photo_clip
+from footage.photo_tracks import claim_photo_name, find_photos, plan_photo_clips, write_photo_clip
 from footage.preprocess_options import FORMATS, SPLIT_BY, PreprocessOptions
 from footage.split_plan import Clip, crop_box, cut_span, holdout_boundary, plan_clips
 from footage.tracking import FaceTracker, Span, VideoScan, detect_faces, scan_video, stream, video_stem
@@ -154,11 +154,7 @@ def _check_photo_names(videos: Sequence[str], photos: Sequence[str]) -> None:
     """The name clash that plan_photo_clips finds, over all inputs (a shard sees only its share of photos)."""
     taken = {video_stem(v) for v in videos}
     for path in photos:
-        stem = video_stem(path)
-        if stem in taken:
-            raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
-                            "rename one of them")
-        taken.add(stem)
+        claim_photo_name(path, taken)
 
 
 def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions | None = None,
