@@ -1,4 +1,5 @@
 """Console reporting: our code reports through `logging` (progress bars through tqdm); a CLI calls console() once."""
+import contextlib
 import logging
 import sys
 
@@ -32,3 +33,21 @@ def console(level=logging.INFO) -> None:
         handler.set_name(NAME)
         root.addHandler(handler)
     root.setLevel(level)
+
+
+@contextlib.contextmanager
+def captured(stream, level=logging.INFO):
+    """For the span of one job in a long-lived process (the web app): log records of `level` and above also go
+    to `stream` as plain lines; the root logger's level and handlers are as before afterwards."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setLevel(level)
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(old_level, level))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)

@@ -32,6 +32,7 @@ from faces.crop import crop_resize
 from faces.mouth import mouth_mask
 from footage.synthetic import synthetic_frames
 from modules.model import GeneratorFullModel
+from video.image import to_float, to_uint8
 
 DEFAULT_STEPS = 40  # chosen by measurement: checkpoints/README.md section 8 (20, 40, 80 steps compared)
 OFFLINE_WEIGHTS = {"pixel_l1": 7, "ssim": 1.5, "mouth": 10}  # the bundled model's loss (checkpoints/README.md)
@@ -61,12 +62,6 @@ class PersonalizeOptions:
         return self
 
 
-def _uint8(image: np.ndarray) -> np.ndarray:
-    from video.image import to_uint8
-
-    return to_uint8(image)
-
-
 def training_frames(photo: np.ndarray, box, size: int, options: PersonalizeOptions, backend=None):
     """(frames (F, size, size, 3) float32, mouth masks (F, 1, size, size), still (size, size, 3) float32, has_mouth).
 
@@ -75,7 +70,7 @@ def training_frames(photo: np.ndarray, box, size: int, options: PersonalizeOptio
     """
     from faces import get_backend
 
-    photo = _uint8(photo)
+    photo = to_uint8(photo)
     x0, y0, x1, y1 = (float(v) for v in box)
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2
     work = 3 * size  # the margin crop at 2x the model's resolution: the synthetic frames shrink it smoothly
@@ -93,8 +88,8 @@ def training_frames(photo: np.ndarray, box, size: int, options: PersonalizeOptio
             marks = backend.landmarks(frame)
             if marks is not None:
                 masks[k, 0] = mouth_mask(marks / np.array([size, size]), size, size)
-    still = crop_resize(photo, box, size).astype(np.float32) / 255
-    return frames.astype(np.float32) / 255, masks, still, landmarks is not None
+    still = to_float(crop_resize(photo, box, size))
+    return to_float(frames), masks, still, landmarks is not None
 
 
 def _loss_params(config: dict) -> dict:

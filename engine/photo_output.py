@@ -10,6 +10,7 @@ import numpy as np
 from engine.animate_photo import PhotoAnimation
 from errors import UserError
 from faces.crop import paste_back, resize_image
+from video.image import to_float
 
 
 def _kp_in_image(kp: np.ndarray, box, shape) -> np.ndarray:
@@ -61,12 +62,12 @@ def _panels(job: PhotoAnimation, visualizer, image, source, source_kp, animated,
     if not job.crop:
         photo = job.source_image if job.fullres else source
         columns = [(resize_image(photo, width, height), source_kp),
-                   (resize_image(model_input.astype(np.float32) / 255, height, height), animated.kp_driving),
+                   (resize_image(to_float(model_input), height, height), animated.kp_driving),
                    (image, animated.kp)]
         return visualizer.row(columns)
     frame_width = max(1, round(frame.shape[1] * height / frame.shape[0]))
     columns = [(job.source_image, _kp_in_image(source_kp, job.source_box, job.source_image.shape)),
-               (resize_image(frame.astype(np.float32) / 255, frame_width, height),
+               (resize_image(to_float(frame), frame_width, height),
                 _kp_in_image(animated.kp_driving, box, frame.shape)),
                (image, _kp_in_image(animated.kp, job.source_box, job.source_image.shape))]
     return visualizer.row(columns)

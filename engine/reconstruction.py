@@ -58,7 +58,6 @@ VIDEO_DIR = "reconstruction"
 MODEL, STATIC, BASELINE = "model", "static source", "baseline"
 FIRST_COLUMNS = ("l1", "akd", "mkr", "aed")  # the paper's metrics lead the table
 BATCH_SIZE = 8
-DEFAULT_FPS = 25.0
 
 
 @dataclass

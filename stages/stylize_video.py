@@ -53,7 +53,6 @@ def stylize_video(options: StylizeOptions) -> int:
     stop = None if options.frames is None else options.start + options.frames
     params = load_stage_params(options.stages_config, list(options.overrides))
     smoothing = False if options.no_smoothing else (True if options.smoothing is None else options.smoothing)
-    logging.getLogger("stages.pipeline").setLevel(logging.WARNING if options.quiet else logging.INFO)  # stage lines
     frames = iter_frames(options.input, options.start, stop, size=size)
     total = max(0, info.num_frames - options.start) if info.num_frames else None
     if total is not None and options.frames is not None:
@@ -62,13 +61,19 @@ def stylize_video(options: StylizeOptions) -> int:
     times = frame_times(options.input)[options.start:stop]  # the input's timing, also at a variable frame rate
     writer = VideoWriter(options.output, info.fps, audio_from=audio, flag="--output",
                          timestamps=times if len(times) else None)  # checked before any work
-    out = apply_stages(frames, options.stages, params, device=options.device, smoothing=smoothing,
-                       flow=options.flow or "auto", total=total, progress=not options.quiet)
-    with writer:
-        for frame in out:
-            writer.write(frame)
-        if writer.num_frames == 0:
-            raise UserError(f"no frames could be read from {options.input} from frame {options.start} on; "
-                            "pass another --input or a smaller --start")
+    stage_lines = logging.getLogger("stages.pipeline")
+    level = stage_lines.level
+    stage_lines.setLevel(logging.WARNING if options.quiet else logging.INFO)  # this job's stage lines
+    try:
+        out = apply_stages(frames, options.stages, params, device=options.device, smoothing=smoothing,
+                           flow=options.flow or "auto", total=total, progress=not options.quiet)
+        with writer:
+            for frame in out:
+                writer.write(frame)
+            if writer.num_frames == 0:
+                raise UserError(f"no frames could be read from {options.input} from frame {options.start} on; "
+                                "pass another --input or a smaller --start")
+    finally:
+        stage_lines.setLevel(level)  # a long-lived caller (the web app) runs the next job with its own
     print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {options.output}")
     return 0

@@ -20,3 +20,19 @@ def test_console_prints_plain_lines_to_the_current_stderr_once(capsys):
     finally:
         root.handlers[:] = before[0]
         root.setLevel(before[1])
+
+
+def test_captured_sends_one_jobs_records_to_its_stream_and_restores_the_root_logger():
+    import io
+
+    from reporting import captured
+
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    log = io.StringIO()
+    with captured(log):
+        logging.getLogger("stages.pipeline").info("depth: face prior")
+        logging.getLogger("engine.x").debug("not at INFO")
+    logging.getLogger("stages.pipeline").warning("after the job")
+    assert log.getvalue() == "depth: face prior\n"
+    assert (list(root.handlers), root.level) == before

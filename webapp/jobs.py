@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from errors import UserError
+from reporting import captured
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PHOTO = ROOT / "data" / "source.jpg"
@@ -203,7 +204,7 @@ class Jobs:
             argv = animate_argv(source, driving, str(result), options, checkpoint=self.checkpoint,
                                 config=self.config, device=self.device)
             log = io.StringIO()
-            with contextlib.redirect_stdout(log):
+            with contextlib.redirect_stdout(log), captured(log):
                 demo.animate(demo.parse_args(argv))
             name = f"{Path(source).stem}-{Path(driving).stem}.mp4"
             return self.results.add(result, name), public(log.getvalue())
@@ -225,7 +226,7 @@ class Jobs:
             result = folder / "result.mp4"
             argv = stylize_argv(video, str(result), stages, max_side=max_side, device=self._stage_device())
             log = io.StringIO()
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), captured(log):
                 stylize.run(stylize.parse_args(argv))
             name = f"{Path(video).stem}-{'-'.join(stages.names)}.mp4"
             return self.results.add(result, name), public(log.getvalue())
