@@ -59,3 +59,21 @@ def bundled_onnx(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("onnx") / "vox-128"
     export_onnx(load_model(BUNDLED, device="cpu"), folder)
     return folder
+
+
+def write_random_checkpoint(path, config_path=ROOT / "config" / "golden-64.yaml", seed: int = 0):
+    """A checkpoint in our format with seeded random weights of `config_path`'s networks (the config stored in
+    it, so it loads without --config); returns the networks."""
+    import torch
+
+    from engine.build import build_networks
+    from engine.checkpoint import save_checkpoint
+    from engine.config import load_config
+
+    config = load_config(config_path)
+    torch.manual_seed(seed)
+    nets = build_networks(config["model_params"])
+    save_checkpoint(path, {"kp_detector": nets.kp_detector.state_dict(), "generator": nets.generator.state_dict(),
+                           "epoch": 0, "stillmotion": {"config": config}})
+    return nets
+

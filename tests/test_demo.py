@@ -4,14 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import demo
-from engine.build import build_networks
-from engine.checkpoint import save_checkpoint
-from engine.config import load_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_random_checkpoint
 from video import load_image, probe, read_frames
 from video.reader import ffmpeg_exe
 
@@ -24,12 +20,7 @@ def ffmpeg(*args):
 def files(tmp_path_factory, media_dir):
     """A random-weight golden-64 checkpoint in our format and short real clips (cut with ffmpeg)."""
     folder = tmp_path_factory.mktemp("demo_inputs")
-    config = load_config(ROOT / "config" / "golden-64.yaml")
-    torch.manual_seed(0)
-    nets = build_networks(config["model_params"])
-    save_checkpoint(folder / "model.pth.tar", {"kp_detector": nets.kp_detector.state_dict(),
-                                               "generator": nets.generator.state_dict(), "epoch": 0,
-                                               "stillmotion": {"config": config}})
+    write_random_checkpoint(folder / "model.pth.tar")
     clip = folder / "wolfgang.mp4"  # 1 s with its AAC audio
     ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 1, "-c:v", "libx264", "-c:a", "aac", clip)
     ffmpeg("-i", media_dir / "no_face.mp4", "-t", 0.5, "-an", "-c:v", "libx264", folder / "no_face.mp4")

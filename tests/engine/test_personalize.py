@@ -9,14 +9,11 @@ import torch
 
 import demo
 from engine.animate import Animator
-from engine.build import build_networks
-from engine.checkpoint import save_checkpoint
-from engine.config import load_config
 from engine.inference import load_model
 from engine.personalize import PersonalizeOptions, personalize, save_personalized, training_frames
 from faces import get_backend
 from faces.follow import source_face_box
-from tests.conftest import ROOT
+from tests.conftest import write_random_checkpoint
 from video import VideoWriter, iter_frames, load_image
 
 FAST = PersonalizeOptions(steps=3, batch_size=2, frames=8, mouth=0.1)
@@ -38,13 +35,8 @@ def _same(a: dict, b: dict) -> bool:
 def setup(tmp_path_factory, media_dir):
     """A random-weight golden-64 checkpoint, a real photo, its crop box, and a 4-frame real driving clip."""
     folder = tmp_path_factory.mktemp("personalize")
-    config = load_config(ROOT / "config" / "golden-64.yaml")
-    torch.manual_seed(0)
-    nets = build_networks(config["model_params"])
     checkpoint = folder / "model.pth.tar"
-    save_checkpoint(checkpoint, {"kp_detector": nets.kp_detector.state_dict(),
-                                 "generator": nets.generator.state_dict(), "epoch": 0,
-                                 "stillmotion": {"config": config}})
+    write_random_checkpoint(checkpoint)
     photo = load_image(media_dir / "audrey.jpg")
     box = source_face_box(photo, get_backend("auto", landmarks=False), 1.8)
     driving = folder / "driving.mp4"

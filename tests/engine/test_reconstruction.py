@@ -6,15 +6,12 @@ import re
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import run
 from benchmarks import reconstruction_metrics
-from engine.build import build_networks
-from engine.checkpoint import save_checkpoint
-from engine.config import load_config
 from engine.reconstruction import CSV_NAME, JSON_NAME, STATIC
 from evaluation import METRICS, metric_names
+from tests.conftest import write_random_checkpoint
 from video import VideoWriter, iter_frames, probe
 
 CONFIG = "config/golden-64.yaml"
@@ -34,13 +31,8 @@ def model_and_data(tmp_path_factory, media_dir):
                 side = min(h, w)
                 y, x = (h - side) // 2, (w - side) // 2
                 writer.write(cv2.resize(frame[y:y + side, x:x + side], (64, 64), interpolation=cv2.INTER_AREA))
-    config = load_config(CONFIG)
-    torch.manual_seed(0)
-    networks = build_networks(config["model_params"])
     checkpoint = root / "model.pth.tar"
-    save_checkpoint(checkpoint, {"kp_detector": networks.kp_detector.state_dict(),
-                                 "generator": networks.generator.state_dict(), "epoch": 0,
-                                 "stillmotion": {"config": config}})
+    write_random_checkpoint(checkpoint, CONFIG)
     return root, checkpoint
 
 
