@@ -57,6 +57,9 @@ def parse_args(argv=None):
                    help="fullres (default): the source photo warped at its own resolution by the model's motion, "
                         "the generator painting only what the warp cannot show; generator: the generator's "
                         "own frames at the model's size, upscaled")
+    p.add_argument("--mouth_retarget", action=argparse.BooleanOptionalAction, default=True,
+                   help="fullres: open the photo's mouth as far as the driving mouth opens, from face landmarks "
+                        "(engine/mouth_retarget.py; default on, off: --no-mouth_retarget)")
     p.add_argument("--crop_scale", type=finite_float, default=1.8, help="crop box side / face box side (default 1.8)")
     p.add_argument("--track_every", type=non_negative_int, default=0, metavar="N",
                    help="--crop: detect the driving face again every N frames (default 0: first frame only)")
@@ -117,7 +120,7 @@ def photo_options(args) -> PhotoOptions:
         track_every=args.track_every, device=args.device, batch_size=args.batch_size, fps=args.fps, size=args.size,
         visualize=args.visualize, bf16=args.bf16, compile=args.compile, runtime=args.runtime, onnx=args.onnx,
         stages=(args.stages or "").split(","), stage_overrides=list(args.stage_overrides),
-        personalize=args.personalize, save_personalized=args.save_personalized)
+        personalize=args.personalize, save_personalized=args.save_personalized, mouth_retarget=args.mouth_retarget)
 
 
 def animate(args) -> None:

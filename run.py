@@ -35,6 +35,9 @@ def parse_args(argv=None):
     p.add_argument("--output_mode", default="generator", choices=("generator", "fullres"),
                    help="reconstruction: score the generator's frames (default, the paper's protocol) or the "
                         "full-resolution output (demo.py's default: the first frame warped by the model's motion)")
+    p.add_argument("--mouth_retarget", action=argparse.BooleanOptionalAction, default=True,
+                   help="reconstruction with --output_mode fullres: open the first frame's mouth as each frame's "
+                        "opens, as demo.py does (default on; off: --no-mouth_retarget)")
     p.add_argument("--size", type=int, default=None,
                    help="reconstruction: read and score the frames at this side (default: the model's frame size); "
                         "the generator's frames are upscaled to it")
@@ -66,7 +69,7 @@ def _main(argv=None) -> None:
         run_reconstruction(config, ReconstructionOptions(
             checkpoint=args.checkpoint, config=args.config, log_dir=args.log_dir, run_dir=args.run_dir,
             device=args.device, baseline_checkpoint=args.baseline_checkpoint, visualize=args.visualize,
-            output_mode=args.output_mode, size=args.size))
+            output_mode=args.output_mode, size=args.size, mouth_retarget=args.mouth_retarget))
     else:
         from engine.animate_pairs import PairsOptions, run_animate
 

@@ -27,7 +27,7 @@ from engine.personalize import PersonalizeOptions, personalize  # noqa: E402
 from faces import get_backend  # noqa: E402
 from faces.crop import crop_resize  # noqa: E402
 from faces.follow import FaceFollower, source_face_box  # noqa: E402
-from footage.mouth_motion import mouth_opening  # noqa: E402
+from faces.mouth_motion import mouth_opening  # noqa: E402
 from video import iter_frames, load_image  # noqa: E402
 from video.image import to_uint8  # noqa: E402
 

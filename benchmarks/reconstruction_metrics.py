@@ -36,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--output_mode", default="generator", choices=("generator", "fullres"),
                    help="score the generator's frames (default) or the full-resolution output (demo.py's default)")
+    p.add_argument("--mouth_retarget", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --output_mode fullres: the mouth retarget, as demo.py (default on)")
     p.add_argument("--size", type=int, default=None,
                    help="read and score the frames at this side (default: the model's); generator frames are upscaled")
     p.add_argument("--log_dir", default="log", help="parent of the numbered run directory (default: log)")
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         options = ReconstructionOptions(
             checkpoint=args.checkpoint, config=args.config, log_dir=args.log_dir, run_dir=args.run_dir,
             device=args.device, baseline_checkpoint=args.baseline_checkpoint, output_mode=args.output_mode,
-            size=args.size)
+            size=args.size, mouth_retarget=args.mouth_retarget)
         summary = run_reconstruction(config, options, print_table=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

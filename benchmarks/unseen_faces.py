@@ -98,7 +98,9 @@ def still_clip(driving: str, path: Path, frames: int) -> None:
             writer.write(first)
 
 
-def identity_distance(path, reference: np.ndarray, backend, every: int = 10) -> float:
+def identity_distance(path, reference: np.ndarray | None, backend, every: int = 10) -> float:
+    if reference is None:  # the photo's own face is not found by the embedding's detector (e.g. HOG on cameraman)
+        return float("nan")
     distances = []
     for index, frame in enumerate(iter_frames(path)):
         if index % every:

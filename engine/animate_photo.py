@@ -50,6 +50,7 @@ class PhotoOptions:
     stage_overrides: list[str] = field(default_factory=list)  # KEY=VALUE stage options
     personalize: int = 0  # fine-tune on the source photo for this many steps first (engine.personalize)
     save_personalized: str | None = None  # where to write that fine-tuned model
+    mouth_retarget: bool = True  # fullres: open the photo's mouth as the driving mouth opens (engine.mouth_retarget)
 
 
 def _stages_hook(names):
@@ -107,6 +108,7 @@ class PhotoAnimation:
         check_output_file(o.result_video, "--result_video",
                           inputs={"--driving": self.driving_path, "--source": self.source_path})
         self.fullres = o.output_mode == "fullres"
+        self.retarget_mouth = self.fullres and o.mouth_retarget
         self.source_image = self._output_photo(load_image(self.source_path))
         self.info = probe(self.driving_path)
         if self.info.num_frames < 1:
@@ -147,6 +149,7 @@ class PhotoAnimation:
         how = "full resolution (the photo warped by the model's motion)" if self.fullres else "the generator's frames"
         print(f"animating {what}; output {self.out_size[0]}x{self.out_size[1]}, {how}")
         self.composer = None
+        self.mouth = None
 
     # ------------------------------------------------------------------ building
 
@@ -182,12 +185,14 @@ class PhotoAnimation:
 
     def _backend(self):
         """The face backend for the source's crop and --find_best_frame, or None when neither is wanted."""
-        if self.options.crop == "no" and not self.options.find_best_frame:
+        o = self.options
+        landmarks = o.find_best_frame or self.retarget_mouth
+        if o.crop == "no" and not landmarks:
             return None
         from faces import get_backend
 
         # dlib: HOG, and its CNN detector on images where HOG finds no face (more poses)
-        backend = get_backend("auto", landmarks=self.options.find_best_frame, detector="hog+cnn")
+        backend = get_backend("auto", landmarks=landmarks, detector="hog+cnn")
         print(backend.describe())
         return backend
 

@@ -171,17 +171,35 @@ class FullResComposer:
         inside = ((grid.abs() - 1) <= slack).all(dim=-1).float()[:, None]
         return alpha.clamp(0, 1) * inside
 
+    def region_weight(self, grid: torch.Tensor, box) -> torch.Tensor:
+        """(1, 1, out_h, out_w): 1 where the output samples the photo inside the ellipse in `box` (photo
+        pixels x0, y0, x1, y1), falling smoothly to 0 at the ellipse's edge from 80% of its radius."""
+        height, width = self.photo.shape[2:]
+        px = (grid[..., 0] + 1) / 2 * width
+        py = (grid[..., 1] + 1) / 2 * height
+        x0, y0, x1, y1 = box
+        half_x, half_y = max((x1 - x0) / 2, 1.0), max((y1 - y0) / 2, 1.0)
+        radius = torch.sqrt(((px - (x0 + x1) / 2) / half_x) ** 2 + ((py - (y0 + y1) / 2) / half_y) ** 2)
+        return smoothstep(1.0 - radius, 0.0, 0.2)[:, None]
+
     @torch.inference_mode()
     def compose(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
-                shading: bool = True) -> np.ndarray:
-        """One output frame, (out_h, out_w, 3) float32 in [0, 1]."""
+                shading: bool = True, photo: np.ndarray | None = None, trusted=None) -> np.ndarray:
+        """One output frame, (out_h, out_w, 3) float32 in [0, 1].
+
+        photo: this frame's version of the source photo (same size; e.g. with the mouth opened by
+        engine.mouth_retarget), instead of the one given at construction. trusted: a box (photo pixels)
+        where the sharp warp is used whatever the occlusion map says."""
         grid = self.photo_grid(deformation)
-        sharp = F.grid_sample(self.photo, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        source = self.photo if photo is None else _image_tensor(photo)
+        sharp = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
         pred = _image_tensor(prediction)
         moved = self._model_warp(self.moved, deformation)  # one grid for both
         painted = self._up(pred + moved[:, :3])
         if shading:  # the zero-motion redraw moved along: what the prediction would be with no new shading
             sharp = sharp + self._up(_gaussian_blur(pred - moved[:, 3:], self.sigma))
         alpha = self.weight(occlusion, grid, deformation)
+        if trusted is not None:
+            alpha = torch.maximum(alpha, self.region_weight(grid, trusted))
         out = alpha * sharp + (1 - alpha) * painted
         return np.ascontiguousarray(_image_array(out.clamp(0, 1)))

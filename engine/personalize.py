@@ -2,7 +2,7 @@
 
 A model trained on a few people redraws an unseen face poorly and rarely opens its mouth. Before animating,
 personalize() shows the generator (with its dense-motion network, by default) the very photo it will
-animate, moved by footage.synthetic's head motion with footage.mouth_motion's mouth opening, for N steps of
+animate, moved by footage.synthetic's head motion with faces.mouth_motion's mouth opening, for N steps of
 the model's own offline loss (pixel pyramid L1 + SSIM + the mouth-region L1; a config with a VGG perceptual
 term gets those offline terms instead, so that nothing is downloaded). The keypoint detector is frozen:
 driving videos must still be read the same way.
@@ -45,7 +45,7 @@ class PersonalizeOptions:
     batch_size: int = 4
     lr: float = 1e-4
     frames: int = 64           # synthetic frames rendered once; pairs are drawn from them
-    mouth: float = 0.1         # largest synthetic mouth opening, face widths (footage.mouth_motion)
+    mouth: float = 0.1         # largest synthetic mouth opening, face widths (faces.mouth_motion)
     # also fine-tune the dense-motion network (its deformation and occlusion map decide whether the full-resolution
     # output opens a mouth at all); False: the generator's own layers only
     dense_motion: bool = True

@@ -34,11 +34,26 @@ def _composer(job: PhotoAnimation, source: np.ndarray):
                            reference_occlusion=reference.occlusion)
 
 
-def output_frame(job: PhotoAnimation, animated) -> np.ndarray:
+def _mouth_retarget(job: PhotoAnimation):
+    """The source photo's mouth retarget (engine.mouth_retarget), or None (generator mode, switched off,
+    or no landmarks found on the source face: one line says so)."""
+    if not job.retarget_mouth:
+        return None
+    from engine.mouth_retarget import MouthRetarget
+
+    retarget = MouthRetarget.for_photo(job.source_image, job.backend, box=job.source_box)
+    if retarget is None:
+        print("mouth: no landmarks found on the source face; the mouth moves with the model alone")
+    return retarget
+
+
+def output_frame(job: PhotoAnimation, animated, driving=None, box=None) -> np.ndarray:
     """The output image of one animated frame: composed at full resolution or the generator's, pasted
-    back into the photo when a face crop was animated."""
+    back into the photo when a face crop was animated. driving, box: the driving frame and its crop box
+    (None: the model input is the whole frame), for the mouth retarget."""
     if job.composer is not None:
-        image = job.composer.compose(animated.image, animated.deformation, animated.occlusion)
+        mouth = job.mouth.compose_options(driving, box) if job.mouth is not None and driving is not None else {}
+        image = job.composer.compose(animated.image, animated.deformation, animated.occlusion, **mouth)
     else:
         image = animated.image if job.crop else resize_image(animated.image, *job.out_size)
     if not job.crop:
@@ -86,7 +101,7 @@ def _animated(job: PhotoAnimation, initial, pending: collections.deque, motions:
     want_motion = job.fullres or job.apply_stages is not None
     for animated in job.animator.run(driving_inputs(), initial=initial, return_motion=want_motion):
         frame, model_input, box = inputs.popleft()
-        image = output_frame(job, animated)
+        image = output_frame(job, animated, frame if job.crop else model_input, box)
         if job.apply_stages is not None and not job.crop:
             motions.append(animated)
         if job.options.visualize:
@@ -103,6 +118,7 @@ def write_animation(job: PhotoAnimation) -> None:
     source = job.source_input()
     job.animator.set_source(source)
     job.composer = _composer(job, source)
+    job.mouth = _mouth_retarget(job)
     source_kp = job.animator.source_kp_array
     pending = collections.deque()  # what --visualize needs of each result, until the stages return it
     motions = collections.deque()  # each result's motion, for the stages' 'motion' flow

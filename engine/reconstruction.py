@@ -40,6 +40,7 @@ from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
 from engine.fullres import FullResComposer
 from engine.inference import load_model, resolve_device
+from engine.mouth_retarget import MouthRetarget
 from engine.rundir import choose_run_dir, prepare_run_dir
 from errors import UserError
 from evaluation import MetricContext, Stats, build_metrics, metric_names
@@ -73,6 +74,7 @@ class ReconstructionOptions:
     visualize: bool = False  # also write real | model [| baseline] side-by-side videos
     output_mode: str = "generator"  # generator: the paper's protocol; fullres: demo.py's output
     size: int | None = None  # read and score the frames at this side (default: the model's frame size)
+    mouth_retarget: bool = True  # fullres: open the first frame's mouth as each frame's opens, as demo.py does
 
 
 # ----------------------------------------------------------------------------------------- systems
@@ -89,6 +91,8 @@ class System:
     total: Stats = field(default_factory=Stats)
     fullres: bool = False  # compose at the frames' own size (engine.fullres) instead of the generator's frames
     composer: FullResComposer | None = None
+    mouth_retarget: bool = False  # fullres: engine.mouth_retarget, as demo.py's default output
+    mouth: MouthRetarget | None = None
 
     def set_source(self, first: np.ndarray):
         """Take a video's first frame; the initial keypoints of relative motion (None for the baseline)."""
@@ -101,6 +105,7 @@ class System:
             reference = next(self.animator.run([first], initial=initial, return_motion=True))
             self.composer = FullResComposer(first, None, model_source, reference.image,
                                             reference_occlusion=reference.occlusion)
+            self.mouth = MouthRetarget.for_photo(first, _landmark_backend()) if self.mouth_retarget else None
         return initial
 
     def generate(self, first: np.ndarray, frames: list[np.ndarray], initial) -> list[np.ndarray]:
@@ -108,12 +113,20 @@ class System:
             return [first] * len(frames)
         size = first.shape[:2]
         out = []
-        for animated in self.animator.run(frames, initial=initial, return_motion=self.fullres):
+        for frame, animated in zip(frames, self.animator.run(frames, initial=initial, return_motion=self.fullres)):
             if self.composer is not None:
-                out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion))
+                # the real frame's mouth opening, as demo.py takes the driving one's
+                mouth = self.mouth.compose_options(frame) if self.mouth is not None else {}
+                out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion, **mouth))
             else:
                 out.append(upscaled(animated.image, size))
         return out
+
+
+def _landmark_backend():
+    from faces import get_backend
+
+    return get_backend("auto", landmarks=True)
 
 
 def upscaled(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -152,7 +165,8 @@ def build_systems(config: dict, options: ReconstructionOptions, device,
         raise UserError("reconstruction needs the model to evaluate; pass --checkpoint CKPT")
     fullres = options.output_mode == "fullres"
     systems = [System(MODEL, _animator(_model_networks(options.checkpoint, config, options.config, device), config,
-                                       device), str(options.checkpoint), fullres=fullres),
+                                       device), str(options.checkpoint), fullres=fullres,
+                      mouth_retarget=fullres and options.mouth_retarget),
                System(STATIC, None, None)]
     baseline = options.baseline_checkpoint
     if baseline:

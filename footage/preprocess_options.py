@@ -54,7 +54,7 @@ class PreprocessOptions:
     # face like the video tracks do (the face about half the crop's width)
     photo_increase: float = _option(0.4, "enlarge each side of a photo's face box by this fraction (default "
                                          "{default}: frames the face as the video tracks do)")
-    # largest synthetic mouth opening of photo tracks, in face widths (footage.mouth_motion)
+    # largest synthetic mouth opening of photo tracks, in face widths (faces.mouth_motion)
     photo_mouth: float = _option(0.0, "photo tracks: open and close the mouth too, up to this many face widths "
                                       "between the inner lips (synthetic mouth motion; e.g. 0.08; default "
                                       "{default}: head motion only)")

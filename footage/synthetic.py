@@ -4,7 +4,7 @@ A talking-head dataset of a few people teaches FOMM little about faces it has no
 person, moved over time by a smooth random similarity transform (in-plane rotation, zoom, shift) plus a
 gentle low-frequency non-rigid warp, becomes a clip that FOMM can train on like any other: source and
 driving frames are two moments of the same synthetic motion. It adds appearance (identity) variety and
-head motion; with `mouth` > 0 the mouth opens and closes too (footage.mouth_motion: the lower lip and jaw
+head motion; with `mouth` > 0 the mouth opens and closes too (faces.mouth_motion: the lower lip and jaw
 moved along a smooth seeded curve, the photo warped, the gap filled with a dark mouth interior).
 
     frames = synthetic_frames(image_uint8, face_box, size=64, num_frames=128, seed=0)
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from faces.base import Box
-from footage.mouth_motion import mouth_curve, open_mouth
+from faces.mouth_motion import mouth_curve, open_mouth
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, se
     with area averaging so that the crop is about `size` pixels (no aliasing when a large photo is cut
     to 64x64), then sampled bilinearly along the motion.
 
-    mouth > 0: the mouth also opens by up to `mouth` face widths (footage.mouth_motion's unit) along a
+    mouth > 0: the mouth also opens by up to `mouth` face widths (faces.mouth_motion's unit) along a
     smooth seeded curve, closed part of the time. `landmarks` ((68, 2) pixels of `image`) are found in
     `box` when not given; a face without landmarks gets head motion only.
     """

@@ -9,7 +9,7 @@ import pytest
 
 import video
 from faces import get_backend
-from footage.mouth_motion import mouth_curve, mouth_opening, open_mouth
+from faces.mouth_motion import mouth_curve, mouth_opening, open_mouth
 from footage.photo_tracks import _photo_seed, plan_photo_clips
 from footage.preprocess import PreprocessOptions, build_dataset
 from footage.synthetic import synthetic_frames

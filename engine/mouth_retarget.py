@@ -1,0 +1,106 @@
+"""Mouth retargeting for the full-resolution output: the photo's mouth opens as far as the driving mouth opens.
+
+The bundled model rarely opens the mouth of a face it never saw: its occlusion map keeps trusting the warp
+over the lips, so the full-resolution output moves the photo's closed mouth instead of reshaping it
+(checkpoints/README.md sections 7-8). This opens it from the landmarks instead, before the warp:
+
+* every driving frame's mouth opening is measured with the face backend's 68 landmarks, as
+  faces.mouth_motion measures it (the inner-lip gap over the face width);
+* its rise above the lowest opening seen so far (the mouth at rest; the first frame to begin with, as
+  relative motion uses the first frame), less a band of REST_BAND for the landmarks' own jitter, is the
+  opening added to the source photo's own mouth (faces.mouth_motion.open_mouth: the lower lip and jaw
+  moved along a thin-plate spline, the gap painted as a mouth interior), times `gain`. A mouth at rest
+  leaves the photo untouched, so a motionless driving clip still gives the photo exactly;
+* the composer then warps that opened photo with the model's motion, and trusts it over the mouth (the
+  generator's blurred redraw of the old mouth is not blended back in there).
+
+Head motion still comes from the model; only the mouth's opening comes from the landmarks.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from faces.crop import crop_resize, resize_image
+from faces.mouth_motion import mouth_opening, open_mouth
+from video.image import to_float, to_uint8
+
+LANDMARK_SIDE = 256  # driving crops smaller than this are enlarged to it before their landmarks are found
+REST_BAND = 0.01  # face widths: a rise this small is landmark jitter (dlib's points are whole pixels)
+
+
+class MouthRetarget:
+    """The source photo with its mouth opened like each driving frame's.
+
+        retarget = MouthRetarget.for_photo(photo, backend, box=source_box)   # None when no face is found
+        frame = composer.compose(prediction, deformation, occlusion,
+                                 **retarget.compose_options(driving_frame, driving_box))  # per frame, in order
+    """
+
+    def __init__(self, photo: np.ndarray, landmarks: np.ndarray, backend, gain: float = 1.0):
+        self.photo = photo
+        self.photo_u8 = to_uint8(photo)
+        self.landmarks = np.asarray(landmarks, np.float64)
+        self.backend = backend
+        self.gain = float(gain)
+        self.rest: float | None = None  # the lowest driving opening so far
+        self.last = 0.0  # the last added opening (kept over frames where no driving face is found)
+        self.openings: list[float] = []  # the opening added at each frame (for reports and tests)
+
+    @classmethod
+    def for_photo(cls, photo: np.ndarray, backend, box=None, gain: float = 1.0) -> MouthRetarget | None:
+        """A retarget for the face in `box` of the photo (the largest face when None), or None when the
+        backend finds no landmarks there."""
+        image = to_uint8(photo)
+        x0, y0 = 0, 0
+        if box is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            x0, y0 = max(0, x0), max(0, y0)
+            image = image[y0:max(y0 + 1, y1), x0:max(x0 + 1, x1)]
+        marks = backend.landmarks(np.ascontiguousarray(image))
+        if marks is None:
+            return None
+        return cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), backend, gain)
+
+    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
+        """The mouth opening of a driving frame (of its crop `box`), or None when no face is found."""
+        if box is not None:  # the crop at its own resolution: dlib's whole-pixel points are finer there
+            frame = crop_resize(frame, box, max(LANDMARK_SIDE, round(box[2] - box[0]), round(box[3] - box[1])))
+        elif max(frame.shape[:2]) < LANDMARK_SIDE:  # a small model input: dlib finds few faces that small
+            scale = LANDMARK_SIDE / max(frame.shape[:2])
+            frame = resize_image(frame, round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+        image = to_uint8(frame)
+        marks = self.backend.landmarks(image)
+        return None if marks is None else mouth_opening(np.asarray(marks, np.float64))
+
+    def added(self, opening: float | None) -> float:
+        """The opening to add to the photo for a driving frame of this `opening` (None: as the last frame)."""
+        if opening is None:
+            return self.last
+        self.rest = opening if self.rest is None else min(self.rest, opening)
+        self.last = max(0.0, opening - self.rest - REST_BAND) * self.gain
+        return self.last
+
+    def frame(self, frame: np.ndarray, box=None) -> tuple[np.ndarray, float]:
+        """(the photo with the mouth opened for this driving frame (float32 HxWx3), the opening added)."""
+        extra = self.added(self.driving_opening(frame, box))
+        self.openings.append(extra)
+        if extra <= 0:
+            return self.photo, extra
+        return to_float(open_mouth(self.photo_u8, self.landmarks, extra)), extra
+
+    def compose_options(self, frame: np.ndarray, box=None) -> dict:
+        """FullResComposer.compose's `photo` and `trusted` for this driving frame: the opened photo and the box
+        around its mouth, or the photo as given and no box when the driving mouth is at rest."""
+        photo, extra = self.frame(frame, box)
+        return {"photo": photo, "trusted": self.mouth_box(extra) if extra > 0 else None}
+
+    def mouth_box(self, extra: float, margin: float = 0.15) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) photo pixels around the mouth as opened by `extra` (where the composer must trust
+        the opened photo)."""
+        from faces.mouth_motion import displacements, face_width
+
+        moved = self.landmarks + displacements(self.landmarks, extra)
+        mouth = moved[48:68]
+        pad = margin * face_width(self.landmarks)
+        (x0, y0), (x1, y1) = mouth.min(0) - pad, mouth.max(0) + pad
+        return float(x0), float(y0), float(x1), float(y1)

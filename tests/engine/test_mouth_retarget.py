@@ -1,0 +1,97 @@
+"""Mouth retargeting (engine.mouth_retarget): the photo's mouth opens as far as the driving mouth opens above its
+rest, measured afresh by dlib on real photos; the composer trusts the opened photo over the mouth."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.fullres import FullResComposer
+from engine.mouth_retarget import REST_BAND, MouthRetarget
+from faces import get_backend
+from faces.mouth_motion import mouth_opening, open_mouth
+from modules.geometry import make_coordinate_grid
+from video import load_image
+from video.image import to_uint8
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return get_backend("auto", landmarks=True)
+
+
+def test_the_added_opening_is_the_rise_above_the_lowest_opening_so_far():
+    retarget = MouthRetarget(np.zeros((8, 8, 3), np.float32), np.zeros((68, 2)), backend=None, gain=2.0)
+    driving = [0.05, 0.08, 0.03, 0.06, None, 0.02, 0.025, 0.045]
+    # by hand, rise above the lowest so far less the 0.01 jitter band, x gain 2: rest 0.05 -> 0, 0.02;
+    # rest 0.03 -> 0, 0.02; no face: as before; rest 0.02 -> 0, within the band 0, 0.015
+    expected = [0.0, 0.04, 0.0, 0.04, 0.04, 0.0, 0.0, 0.03]
+    np.testing.assert_allclose([retarget.added(o) for o in driving], expected, atol=1e-12)
+
+
+def test_the_photo_mouth_opens_by_the_driving_mouth_rise(media_dir, backend):
+    photo = load_image(media_dir / "audrey.jpg")
+    retarget = MouthRetarget.for_photo(photo, backend)
+    assert retarget is not None
+    # the driving face: another real person, mouth as photographed, then opened by 0.08 face widths
+    driver = to_uint8(load_image(media_dir / "obama.jpg"))
+    opened_driver = open_mouth(driver, backend.landmarks(driver), 0.08)
+    still, extra = retarget.frame(driver)
+    assert extra == 0.0 and still is retarget.photo  # the first frame is the rest: the photo as it is
+    moved, extra = retarget.frame(opened_driver)
+    rise = mouth_opening(backend.landmarks(opened_driver)) - mouth_opening(backend.landmarks(driver))
+    assert extra == pytest.approx(rise - REST_BAND, abs=1e-6) and 0.04 < extra < 0.1
+    # the oracle: dlib, run afresh on the result, sees the photo's mouth opened by that much
+    before = mouth_opening(backend.landmarks(to_uint8(photo)))
+    after = mouth_opening(backend.landmarks(to_uint8(moved)))
+    assert after - before == pytest.approx(extra, abs=0.025)
+    # only the lower face changed: the eyes and everything above them are the photo's own pixels
+    eyes_bottom = int(retarget.landmarks[36:48, 1].max()) + 2
+    np.testing.assert_array_equal(to_uint8(moved)[:eyes_bottom], to_uint8(photo)[:eyes_bottom])
+
+
+def test_the_composer_uses_the_given_photo_and_trusts_it_inside_the_box(media_dir):
+    photo = load_image(media_dir / "audrey.jpg")
+    box = (100, 150, 164, 214)  # the model's own size: no resampling
+    model_source = np.ascontiguousarray(photo[150:214, 100:164])
+    composer = FullResComposer(photo, box, model_source, model_source)
+    other = photo[::-1].copy()  # this frame's photo: any same-size image
+    prediction = np.zeros((64, 64, 3), np.float32)
+    deformation = make_coordinate_grid((16, 16)).numpy()
+    # the occlusion map distrusts everything; the trusted ellipse covers photo pixels x 120-144, y 170-194
+    out = composer.compose(prediction, deformation, np.zeros((16, 16), np.float32), shading=False, photo=other,
+                           trusted=(120, 170, 144, 194))
+    np.testing.assert_allclose(out[30:34, 30:34], other[180:184, 130:134], atol=1e-5)  # its centre: the photo
+    assert np.abs(out[:8, :8]).max() < 1e-6 and np.abs(out[-8:, -8:]).max() < 1e-6  # outside: the prediction
+
+
+def test_demo_opens_the_photo_mouth_with_the_driving_mouth(media_dir, backend, tmp_path):
+    """End to end with the bundled model: a driving clip of a real face whose mouth opens and closes (made with
+    faces.mouth_motion), a different person's photo; dlib, run on the written video, sees the result's mouth
+    follow the driving mouth. With --no-mouth_retarget the mouth is left to the model."""
+    import demo
+    from faces.mouth_motion import mouth_curve
+    from video import VideoWriter, iter_frames
+
+    driver = to_uint8(load_image(media_dir / "obama.jpg"))
+    marks = backend.landmarks(driver)
+    openings = np.r_[0.0, mouth_curve(np.random.default_rng(3), 11, 0.1)]
+    clip = tmp_path / "talking.mp4"
+    with VideoWriter(clip, fps=10) as writer:
+        for opening in openings:
+            writer.write(open_mouth(driver, marks, opening))
+    driving = np.array([mouth_opening(backend.landmarks(f)) for f in iter_frames(clip)])
+    assert np.ptp(driving) > 0.05  # the clip's mouth does open
+
+    checkpoint = Path(__file__).resolve().parents[2] / "checkpoints" / "stillmotion-vox-128.pth.tar"
+    results = {}
+    for name, flags in (("retarget", []), ("model", ["--no-mouth_retarget"])):
+        out = tmp_path / f"{name}.mp4"
+        assert demo.main(["--source", str(media_dir / "audrey.jpg"), "--driving", str(clip), "--checkpoint",
+                          str(checkpoint), "--result_video", str(out), "--device", "cpu", *flags]) == 0
+        results[name] = np.array([mouth_opening(backend.landmarks(f)) for f in iter_frames(out)])
+    follows = np.corrcoef(driving, results["retarget"])[0, 1]
+    assert follows > 0.8
+    # most of the driving mouth's rise shows on the photo's mouth
+    rise = results["retarget"] - results["retarget"][0]
+    assert rise.max() > 0.5 * np.ptp(driving)
+    assert follows > np.corrcoef(driving, results["model"])[0, 1]
