@@ -184,12 +184,13 @@ class FullResComposer:
 
     @torch.inference_mode()
     def compose(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
-                shading: bool = True, photo: np.ndarray | None = None, trusted=None) -> np.ndarray:
+                shading: bool = True, photo: np.ndarray | None = None, trusted=None,
+                trusted_weight: float = 1.0) -> np.ndarray:
         """One output frame, (out_h, out_w, 3) float32 in [0, 1].
 
         photo: this frame's version of the source photo (same size; e.g. with the mouth opened by
         engine.mouth_retarget), instead of the one given at construction. trusted: a box (photo pixels)
-        where the sharp warp is used whatever the occlusion map says."""
+        where the sharp warp's weight is at least `trusted_weight`, whatever the occlusion map says."""
         grid = self.photo_grid(deformation)
         source = self.photo if photo is None else _image_tensor(photo)
         sharp = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
@@ -200,6 +201,6 @@ class FullResComposer:
             sharp = sharp + self._up(_gaussian_blur(pred - moved[:, 3:], self.sigma))
         alpha = self.weight(occlusion, grid, deformation)
         if trusted is not None:
-            alpha = torch.maximum(alpha, self.region_weight(grid, trusted))
+            alpha = torch.maximum(alpha, float(trusted_weight) * self.region_weight(grid, trusted))
         out = alpha * sharp + (1 - alpha) * painted
         return np.ascontiguousarray(_image_array(out.clamp(0, 1)))

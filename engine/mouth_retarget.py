@@ -7,12 +7,16 @@ over the lips, so the full-resolution output moves the photo's closed mouth inst
 * every driving frame's mouth opening is measured with the face backend's 68 landmarks, as
   faces.mouth_motion measures it (the inner-lip gap over the face width);
 * its rise above the lowest opening seen so far (the mouth at rest; the first frame to begin with, as
-  relative motion uses the first frame), less a band of REST_BAND for the landmarks' own jitter, is the
-  opening added to the source photo's own mouth (faces.mouth_motion.open_mouth: the lower lip and jaw
-  moved along a thin-plate spline, the gap painted as a mouth interior), times `gain`. A mouth at rest
-  leaves the photo untouched, so a motionless driving clip still gives the photo exactly;
+  relative motion uses the first frame), less a band of REST_BAND for the landmarks' own jitter, times
+  `gain`, is how much wider than the photo's own the result's mouth should be. A mouth at rest leaves the
+  photo untouched, so a motionless driving clip still gives the photo exactly;
+* the model's own output is composed and measured the same way; only the opening it lacks is added to
+  the source photo's mouth (faces.mouth_motion.open_mouth: the lower lip and jaw moved along a
+  thin-plate spline, the gap painted as a mouth interior), so a model that opens mouths itself is not
+  doubled;
 * the composer then warps that opened photo with the model's motion, and trusts it over the mouth (the
-  generator's blurred redraw of the old mouth is not blended back in there).
+  generator's blurred redraw of the old mouth is not blended back in there), fully from an addition of
+  FULL_TRUST face widths on, less for smaller ones.
 
 Head motion still comes from the model; only the mouth's opening comes from the landmarks.
 """
@@ -21,19 +25,19 @@ from __future__ import annotations
 import numpy as np
 
 from faces.crop import crop_resize, resize_image
-from faces.mouth_motion import mouth_opening, open_mouth
+from faces.mouth_motion import displacements, face_width, mouth_opening, open_mouth
 from video.image import to_float, to_uint8
 
 LANDMARK_SIDE = 256  # driving crops smaller than this are enlarged to it before their landmarks are found
 REST_BAND = 0.01  # face widths: a rise this small is landmark jitter (dlib's points are whole pixels)
+FULL_TRUST = 0.03  # face widths added from which the opened photo fully replaces the model's mouth
 
 
 class MouthRetarget:
     """The source photo with its mouth opened like each driving frame's.
 
         retarget = MouthRetarget.for_photo(photo, backend, box=source_box)   # None when no face is found
-        frame = composer.compose(prediction, deformation, occlusion,
-                                 **retarget.compose_options(driving_frame, driving_box))  # per frame, in order
+        image = retarget.compose(composer, prediction, deformation, occlusion, driving_frame, driving_box)
     """
 
     def __init__(self, photo: np.ndarray, landmarks: np.ndarray, backend, gain: float = 1.0):
@@ -44,7 +48,8 @@ class MouthRetarget:
         self.gain = float(gain)
         self.rest: float | None = None  # the lowest driving opening so far
         self.last = 0.0  # the last added opening (kept over frames where no driving face is found)
-        self.openings: list[float] = []  # the opening added at each frame (for reports and tests)
+        self.source_opening = mouth_opening(self.landmarks)  # the photo's own
+        self.openings: list[float] = []  # the opening added to the photo at each frame (for reports and tests)
 
     @classmethod
     def for_photo(cls, photo: np.ndarray, backend, box=None, gain: float = 1.0) -> MouthRetarget | None:
@@ -61,44 +66,58 @@ class MouthRetarget:
             return None
         return cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), backend, gain)
 
-    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
-        """The mouth opening of a driving frame (of its crop `box`), or None when no face is found."""
-        if box is not None:  # the crop at its own resolution: dlib's whole-pixel points are finer there
-            frame = crop_resize(frame, box, max(LANDMARK_SIDE, round(box[2] - box[0]), round(box[3] - box[1])))
-        elif max(frame.shape[:2]) < LANDMARK_SIDE:  # a small model input: dlib finds few faces that small
-            scale = LANDMARK_SIDE / max(frame.shape[:2])
-            frame = resize_image(frame, round(frame.shape[1] * scale), round(frame.shape[0] * scale))
-        image = to_uint8(frame)
-        marks = self.backend.landmarks(image)
+    def opening(self, image: np.ndarray) -> float | None:
+        """The mouth opening dlib measures on a face image (enlarged to LANDMARK_SIDE when smaller), or None
+        when it finds no face."""
+        if max(image.shape[:2]) < LANDMARK_SIDE:  # e.g. a small model input: dlib finds few faces that small
+            scale = LANDMARK_SIDE / max(image.shape[:2])
+            image = resize_image(image, round(image.shape[1] * scale), round(image.shape[0] * scale))
+        marks = self.backend.landmarks(to_uint8(image))
         return None if marks is None else mouth_opening(np.asarray(marks, np.float64))
 
+    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
+        """The mouth opening of a driving frame (of its crop `box`, at the crop's own resolution: dlib's
+        whole-pixel points are finer there), or None when no face is found."""
+        if box is not None:
+            frame = crop_resize(frame, box, max(LANDMARK_SIDE, round(box[2] - box[0]), round(box[3] - box[1])))
+        return self.opening(frame)
+
     def added(self, opening: float | None) -> float:
-        """The opening to add to the photo for a driving frame of this `opening` (None: as the last frame)."""
+        """The opening the photo's mouth should gain for a driving frame of this `opening` (None: as the last)."""
         if opening is None:
             return self.last
         self.rest = opening if self.rest is None else min(self.rest, opening)
         self.last = max(0.0, opening - self.rest - REST_BAND) * self.gain
         return self.last
 
-    def frame(self, frame: np.ndarray, box=None) -> tuple[np.ndarray, float]:
-        """(the photo with the mouth opened for this driving frame (float32 HxWx3), the opening added)."""
-        extra = self.added(self.driving_opening(frame, box))
+    def opened_photo(self, extra: float) -> np.ndarray:
+        """The photo (float32 HxWx3) with its mouth opened by `extra` face widths (the photo itself for <= 0)."""
+        return self.photo if extra <= 0 else to_float(open_mouth(self.photo_u8, self.landmarks, extra))
+
+    def compose(self, composer, prediction, deformation, occlusion, frame: np.ndarray, box=None) -> np.ndarray:
+        """One output frame of `composer` (engine.fullres) for a driving frame (and its crop box), in order.
+
+        The model's own output is composed first; where the driving mouth is open, the mouth opening dlib
+        measures on that output is compared with the photo's own plus the driving rise, and only what is
+        missing is added to the photo before composing again. So a model that opens the mouth itself (a
+        face it trained on, a stronger checkpoint) is not opened twice; one that does not gets all of it."""
+        wanted = self.added(self.driving_opening(frame, box))
+        out = composer.compose(prediction, deformation, occlusion)
+        extra = 0.0
+        if wanted > 0:
+            shown = self.opening(out)
+            extra = wanted if shown is None else max(0.0, self.source_opening + wanted - shown)
         self.openings.append(extra)
         if extra <= 0:
-            return self.photo, extra
-        return to_float(open_mouth(self.photo_u8, self.landmarks, extra)), extra
-
-    def compose_options(self, frame: np.ndarray, box=None) -> dict:
-        """FullResComposer.compose's `photo` and `trusted` for this driving frame: the opened photo and the box
-        around its mouth, or the photo as given and no box when the driving mouth is at rest."""
-        photo, extra = self.frame(frame, box)
-        return {"photo": photo, "trusted": self.mouth_box(extra) if extra > 0 else None}
+            return out
+        # a small addition (the model opened most of it, or landmark jitter) leaves the model's own mouth
+        # mostly in place; from FULL_TRUST on, the opened photo replaces it
+        return composer.compose(prediction, deformation, occlusion, photo=self.opened_photo(extra),
+                                trusted=self.mouth_box(extra), trusted_weight=min(1.0, extra / FULL_TRUST))
 
     def mouth_box(self, extra: float, margin: float = 0.15) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) photo pixels around the mouth as opened by `extra` (where the composer must trust
         the opened photo)."""
-        from faces.mouth_motion import displacements, face_width
-
         moved = self.landmarks + displacements(self.landmarks, extra)
         mouth = moved[48:68]
         pad = margin * face_width(self.landmarks)

@@ -52,8 +52,11 @@ def output_frame(job: PhotoAnimation, animated, driving=None, box=None) -> np.nd
     back into the photo when a face crop was animated. driving, box: the driving frame and its crop box
     (None: the model input is the whole frame), for the mouth retarget."""
     if job.composer is not None:
-        mouth = job.mouth.compose_options(driving, box) if job.mouth is not None and driving is not None else {}
-        image = job.composer.compose(animated.image, animated.deformation, animated.occlusion, **mouth)
+        if job.mouth is not None and driving is not None:
+            image = job.mouth.compose(job.composer, animated.image, animated.deformation, animated.occlusion,
+                                      driving, box)
+        else:
+            image = job.composer.compose(animated.image, animated.deformation, animated.occlusion)
     else:
         image = animated.image if job.crop else resize_image(animated.image, *job.out_size)
     if not job.crop:

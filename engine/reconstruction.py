@@ -115,9 +115,11 @@ class System:
         out = []
         for frame, animated in zip(frames, self.animator.run(frames, initial=initial, return_motion=self.fullres)):
             if self.composer is not None:
-                # the real frame's mouth opening, as demo.py takes the driving one's
-                mouth = self.mouth.compose_options(frame) if self.mouth is not None else {}
-                out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion, **mouth))
+                if self.mouth is not None:  # the real frame's mouth opening, as demo.py takes the driving one's
+                    out.append(self.mouth.compose(self.composer, animated.image, animated.deformation,
+                                                  animated.occlusion, frame))
+                else:
+                    out.append(self.composer.compose(animated.image, animated.deformation, animated.occlusion))
             else:
                 out.append(upscaled(animated.image, size))
         return out

@@ -101,8 +101,11 @@ def _warp_region(region: np.ndarray, source_points: np.ndarray, target_points: n
 
 
 def _interior(region: np.ndarray, upper: np.ndarray, lower: np.ndarray, lips: np.ndarray, mouth_width: float,
-              teeth: bool) -> np.ndarray:
-    """`region` (float32 0..255) with the polygon between the inner lips painted as a soft dark mouth."""
+              teeth: bool, old_gap: float = 0.0) -> np.ndarray:
+    """`region` (float32 0..255) with the polygon between the inner lips painted as a soft dark mouth.
+
+    old_gap: the inner-lip gap (pixels) before the opening. What was already open (teeth, a tongue) is
+    stretched by the warp rather than lost: the paint covers the gap in proportion to the part that is new."""
     height, width = region.shape[:2]
     polygon = np.concatenate([upper, lower])
     mask = np.zeros((height, width), np.float32)
@@ -133,6 +136,7 @@ def _interior(region: np.ndarray, upper: np.ndarray, lower: np.ndarray, lips: np
         band *= np.clip(1.2 - 1.4 * across, 0, 1)
         tooth = np.clip(lip.mean() * 1.35 + 40.0, 150, 235) * np.array([1.0, 0.97, 0.9])
         fill = fill * (1 - 0.8 * band[..., None]) + tooth[None, None] * 0.8 * band[..., None]
+    mask = mask * float(np.clip(1.0 - old_gap / gap, 0.0, 1.0))
     return region * (1 - mask[..., None]) + fill * mask[..., None]
 
 
@@ -167,7 +171,7 @@ def open_mouth(image: np.ndarray, landmarks: np.ndarray, opening: float, teeth: 
     region = _warp_region(image[y0:y1, x0:x1], source, target, grid).astype(np.float32)
     moved = local + moves
     region = _interior(region, moved[INNER_UPPER], moved[INNER_LOWER], moved[48:60],
-                       float(np.linalg.norm(marks[54] - marks[48])), teeth)
+                       float(np.linalg.norm(marks[54] - marks[48])), teeth, float(np.linalg.norm(marks[66] - marks[62])))
     result[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
     return result
 

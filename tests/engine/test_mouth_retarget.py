@@ -11,7 +11,7 @@ from faces import get_backend
 from faces.mouth_motion import mouth_opening, open_mouth
 from modules.geometry import make_coordinate_grid
 from video import load_image
-from video.image import to_uint8
+from video.image import to_float, to_uint8
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +35,12 @@ def test_the_photo_mouth_opens_by_the_driving_mouth_rise(media_dir, backend):
     # the driving face: another real person, mouth as photographed, then opened by 0.08 face widths
     driver = to_uint8(load_image(media_dir / "obama.jpg"))
     opened_driver = open_mouth(driver, backend.landmarks(driver), 0.08)
-    still, extra = retarget.frame(driver)
-    assert extra == 0.0 and still is retarget.photo  # the first frame is the rest: the photo as it is
-    moved, extra = retarget.frame(opened_driver)
+    assert retarget.added(retarget.driving_opening(driver)) == 0.0  # the first frame is the rest
+    assert retarget.opened_photo(0.0) is retarget.photo  # which leaves the photo as it is
+    extra = retarget.added(retarget.driving_opening(opened_driver))
     rise = mouth_opening(backend.landmarks(opened_driver)) - mouth_opening(backend.landmarks(driver))
     assert extra == pytest.approx(rise - REST_BAND, abs=1e-6) and 0.04 < extra < 0.1
+    moved = retarget.opened_photo(extra)
     # the oracle: dlib, run afresh on the result, sees the photo's mouth opened by that much
     before = mouth_opening(backend.landmarks(to_uint8(photo)))
     after = mouth_opening(backend.landmarks(to_uint8(moved)))
@@ -47,6 +48,37 @@ def test_the_photo_mouth_opens_by_the_driving_mouth_rise(media_dir, backend):
     # only the lower face changed: the eyes and everything above them are the photo's own pixels
     eyes_bottom = int(retarget.landmarks[36:48, 1].max()) + 2
     np.testing.assert_array_equal(to_uint8(moved)[:eyes_bottom], to_uint8(photo)[:eyes_bottom])
+
+
+class _Composer:
+    """Stands in for FullResComposer: the model's own output is `own`; given a photo, it shows that photo."""
+
+    def __init__(self, own):
+        self.own, self.calls = own, 0
+
+    def compose(self, prediction, deformation, occlusion, photo=None, trusted=None, trusted_weight=1.0):
+        self.calls += 1
+        return self.own if photo is None else photo
+
+
+def test_only_the_opening_the_model_lacks_is_added(media_dir, backend):
+    photo = load_image(media_dir / "audrey.jpg")
+    driver = to_uint8(load_image(media_dir / "obama.jpg"))
+    opened_driver = open_mouth(driver, backend.landmarks(driver), 0.08)
+    # a model that leaves the mouth shut: the photo gets the whole rise, in a second composition
+    retarget = MouthRetarget.for_photo(photo, backend)
+    shut = _Composer(photo)
+    for frame in (driver, opened_driver):
+        out = retarget.compose(shut, None, None, None, frame)
+    wanted = retarget.last
+    assert retarget.openings == [0.0, pytest.approx(wanted)] and wanted > 0.04 and shut.calls == 3
+    assert mouth_opening(backend.landmarks(to_uint8(out))) - retarget.source_opening == pytest.approx(wanted, abs=0.025)
+    # a model that opens it by as much itself (dlib measures its output): nothing more is added
+    retarget = MouthRetarget.for_photo(photo, backend)
+    opens = _Composer(to_float(open_mouth(to_uint8(photo), retarget.landmarks, wanted)))
+    for frame in (driver, opened_driver):
+        retarget.compose(opens, None, None, None, frame)
+    assert retarget.openings[1] < 0.025  # dlib's re-measure of an opened mouth is good to ~0.025 (see above)
 
 
 def test_the_composer_uses_the_given_photo_and_trusts_it_inside_the_box(media_dir):
