@@ -15,7 +15,7 @@ from footage.input_files import files_in
 from footage.preprocess_options import PreprocessOptions
 from footage.split_plan import Clip
 from footage.synthetic import synthetic_frames
-from footage.tracking import detect_faces, video_stem
+from footage.tracking import clip_identity, detect_faces
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _photo_uint8(path: str) -> np.ndarray:
 
 def claim_photo_name(path: str, taken: set[str]) -> str:
     """The identity name (file stem) of photo `path`, added to `taken`; UserError when another input has it."""
-    stem = video_stem(path)
+    stem = clip_identity(path)
     if stem in taken:
         raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
                         "rename one of them")

@@ -275,7 +275,8 @@ def video_fps(path: str) -> float:
 
 
 def video_stem(name: str) -> str:
-    """A dataset video's name as a file stem: a video extension dropped, path separators made '_'."""
+    """A dataset video's name as a file stem for its outputs: a video extension dropped, path separators made '_'
+    (footage.tracking.clip_identity is another job: the identity part of a raw video's clip names)."""
     root, ext = os.path.splitext(name)
     return re.sub(r"[/\\]+", "_", root if ext.lower() in video.VIDEO_EXTENSIONS else name) or "video"
 
