@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.hardware import bf16_native
 from errors import UserError
 from modules.pretrained import torchvision_weights_file
 from stages.backbones import CLASSIFIERS, VGG_WEIGHTS, load_classifier, load_vgg_features
@@ -79,11 +80,6 @@ def _as_range(value, name, cast):
     if lo > hi:
         raise UserError(f"dream: {name} {value!r} has low > high; pass [low, high]")
     return lo, hi
-
-
-def native_bf16_cpu() -> bool:
-    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX tiles), so bf16 autocast can pay off."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 @register_stage("dream")
@@ -227,7 +223,7 @@ class DreamStage(DreamAscent, Stage):
         if precision == "fp32":
             return None
         if precision == "auto" and self.device.type == "cpu":
-            return torch.bfloat16 if native_bf16_cpu() else None
+            return torch.bfloat16 if bf16_native() else None
         if precision == "auto" and self.device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if precision == "auto":
@@ -292,7 +288,7 @@ class DreamStage(DreamAscent, Stage):
                   f"{self.warm_target:g}x the full dream's, at most {self.warm_iterations}")
         prec = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).removeprefix("torch.")
         if self.autocast_dtype == torch.bfloat16 and self.device.type == "cpu":
-            prec += " (native on this CPU)" if native_bf16_cpu() else " (emulated: not native on this CPU)"
+            prec += " (native on this CPU)" if bf16_native() else " (emulated: not native on this CPU)"
         return f"{p}; {prec} on {self.device}"
 
     def place(self, before, after, mask_from=None) -> None:
