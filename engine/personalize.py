@@ -124,7 +124,7 @@ def personalize(model: LoadedModel, photo: np.ndarray, box, options: Personalize
     full = GeneratorFullModel(kp_detector, generator, None, tp)
     full.eval()
     frozen = [p for p in kp_detector.parameters()]
-    trainable = [p for name, p in generator.named_parameters()
+    trainable = [p for name, p in generator.named_parameters()  # the one rule: which generator weights move
                  if options.dense_motion or not name.startswith("dense_motion_network.")]
     optimizer = torch.optim.Adam(trainable, lr=options.lr, betas=(0.5, 0.999))
     rng = np.random.default_rng([options.seed, 2])
@@ -137,8 +137,9 @@ def personalize(model: LoadedModel, photo: np.ndarray, box, options: Personalize
     requires = [p.requires_grad for p in frozen]
     for p in frozen:
         p.requires_grad_(False)
-    for name, p in generator.named_parameters():
-        p.requires_grad_(options.dense_motion or not name.startswith("dense_motion_network."))
+    generator.requires_grad_(False)
+    for p in trainable:
+        p.requires_grad_(True)
     bar = tqdm(total=options.steps, unit="step", desc="personalising", dynamic_ncols=True, disable=not progress)
     try:
         with bar:
