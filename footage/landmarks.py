@@ -18,7 +18,7 @@ import numpy as np
 
 from atomic import atomic_open
 from errors import UserError
-from footage.sources import LANDMARKS_DIR, open_source, video_names
+from footage.sources import LANDMARKS_DIR, dataset_folders, open_source, video_names
 from video.image import to_uint8
 
 
@@ -85,8 +85,7 @@ def dataset_videos(root: str) -> list[str]:
         raise UserError(f"{root} is a file, not a dataset folder; pass the --output of an earlier preprocess.py run")
     if not os.path.isdir(root):
         raise UserError(f"dataset folder {root} does not exist; pass the --output of an earlier preprocess.py run")
-    splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))] or [root]
-    return [os.path.join(folder, name) for folder in splits for name in video_names(folder)]
+    return [os.path.join(folder, name) for folder in dataset_folders(root) for name in video_names(folder)]
 
 
 def annotate_dataset(root: str, backend=None, detect_side: int = 256, overwrite: bool = False,

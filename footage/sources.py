@@ -300,6 +300,12 @@ def open_source(path, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | 
     )
 
 
+def dataset_folders(root: str) -> list[str]:
+    """The folders holding a dataset's videos: root/train and root/test (those that exist), or root itself."""
+    splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))]
+    return splits or [root]
+
+
 def video_names(folder: str) -> list[str]:
     """Sorted entry names in `folder` that some source kind can open (hidden entries skipped)."""
     names, ignored = [], []
