@@ -16,6 +16,7 @@ from cli_types import finite_float, non_negative_int
 from engine.animate_photo import MAX_DEFAULT_SIDE, PhotoAnimation, PhotoOptions
 from engine.photo_output import write_animation
 from errors import UserError, run_cli
+from reporting import console
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = "checkpoints/stillmotion-vox-128.pth.tar"
@@ -130,6 +131,7 @@ def animate(args) -> None:
 
 
 def main(argv=None) -> int:
+    console()  # the report lines (device, face, output, 'wrote ...') and warnings, on stderr
     return run_cli(lambda a: animate(parse_args(a)), argv)
 
 

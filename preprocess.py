@@ -86,13 +86,9 @@ def _main(argv=None) -> None:
         shard = parse_shard(args.shard) if args.shard is not None else None
         build_dataset(args.input, args.output, options, overwrite=args.overwrite, photos=args.photos, shard=shard)
     if args.landmarks:
-        from faces import get_backend
-        from footage.landmarks import annotate_dataset, dataset_videos
+        from footage.landmarks import annotate_dataset
 
-        dataset_videos(args.output)  # a missing or wrong folder is reported before the backend is loaded
-        backend = get_backend(args.face_backend, landmarks=True)
-        logging.info("%s", backend.describe())
-        counts = annotate_dataset(args.output, backend, overwrite=args.overwrite, progress=not args.quiet)
+        counts = annotate_dataset(args.output, args.face_backend, overwrite=args.overwrite, progress=not args.quiet)
         logging.info("landmarks: %d videos, %d written (%d frames, %d without a face), %d already there",
                      counts["videos"], counts["written"], counts["frames"], counts["frames_without_face"],
                      counts["kept"])

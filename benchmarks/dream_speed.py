@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.warping_error import JUDGES, MEDIA, judge, load_clip  # noqa: E402
+from engine.hardware import bf16_native  # noqa: E402
 from errors import run_cli  # noqa: E402
 from evaluation.metrics import psnr  # noqa: E402
 from stages import apply_stages  # noqa: E402
-from stages.dream import native_bf16_cpu  # noqa: E402
 
 RUNS = {  # name: (dream options, smoothing)
     "per-frame fp32": ({"precision": "fp32"}, False),
@@ -59,7 +59,7 @@ def cpu_line() -> str:
         pass
     return (f"CPU: {model}, {torch.get_num_threads()} torch threads; torch {torch.__version__} kernels "
             f"{torch.backends.cpu.get_cpu_capability()}; AVX512-BF16 {torch.cpu._is_avx512_bf16_supported()}, "
-            f"AMX {torch.cpu._is_amx_tile_supported()} -> bf16 native: {native_bf16_cpu()}")
+            f"AMX {torch.cpu._is_amx_tile_supported()} -> bf16 native: {bf16_native()}")
 
 
 class Counted:

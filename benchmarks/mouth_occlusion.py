@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         return np.array(occlusion), np.array(mouth)
 
     start = time.perf_counter()
-    tuned = personalize(model, photo, box, PersonalizeOptions(steps=args.steps), progress=False, report=lambda _: None)
+    tuned = personalize(model, photo, box, PersonalizeOptions(steps=args.steps), progress=False)
     seconds = time.perf_counter() - start
     for name, m in (("bundled", model), (f"personalised {args.steps} steps ({seconds:.1f} s)", tuned)):
         occlusion, mouth = run(m)

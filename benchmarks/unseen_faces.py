@@ -30,7 +30,6 @@ written videos at the photo's own resolution:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import re
@@ -48,8 +47,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import demo  # noqa: E402
 from benchmarks.motion_transfer import track as signals  # noqa: E402
+from errors import run_cli  # noqa: E402
 from evaluation.metrics import psnr  # noqa: E402
 from faces import get_backend  # noqa: E402
+from reporting import captured  # noqa: E402
 from video import VideoWriter, iter_frames, load_image, read_frames  # noqa: E402
 from video.image import to_uint8  # noqa: E402
 
@@ -76,12 +77,12 @@ def at_photo_size(frame: np.ndarray, shape) -> np.ndarray:
 
 
 def run_demo(argv: list[str], output: io.StringIO | None = None) -> float:
-    """demo.py in this process; its seconds (its printed lines go to `output`). demo.py's own error line
+    """demo.py in this process; its seconds (its report lines go to `output`). demo.py's own error line
     ends the benchmark."""
     start = time.perf_counter()
     out = output if output is not None else io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = demo.main(argv)
+    with captured(out):  # demo.main without its console: the lines go to `output` alone
+        code = run_cli(lambda a: demo.animate(demo.parse_args(a)), argv)
     if code != 0:
         raise SystemExit(f"demo.py {' '.join(argv)} failed (exit {code}); its message is above")
     return time.perf_counter() - start

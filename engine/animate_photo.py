@@ -6,7 +6,7 @@ into the output video.
 """
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +17,8 @@ from faces.crop import crop_resize, resize_image
 LANDMARK_SIZE = 256  # find_best_frame compares landmarks on 256x256 images, as the original
 MAX_DEFAULT_SIDE = 1920  # fullres output's default longer side for very large photos (size chooses)
 CROP_CHOICES = ("auto", "yes", "no")  # auto: crop the face when one is found
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,7 +79,7 @@ def _onnx_animator(options: PhotoOptions):
             raise UserError(f"{flag} is for --runtime torch; the --onnx folder carries its model and config")
     animator = OnnxAnimator(options.onnx, relative=options.relative, adapt_scale=options.adapt_scale,
                             relative_jacobian=options.relative, batch_size=options.batch_size, device=options.device)
-    print(f"runtime: onnxruntime ({', '.join(animator.providers)})")
+    log.info("runtime: onnxruntime (%s)", ", ".join(animator.providers))
     return animator
 
 
@@ -105,8 +107,12 @@ class PhotoAnimation:
         self.options = o = options
         self.source_path, self.driving_path = str(o.source), str(o.driving)
         _check_numbers(o)
-        check_output_file(o.result_video, "--result_video",
-                          inputs={"--driving": self.driving_path, "--source": self.source_path})
+        inputs = {"--driving": self.driving_path, "--source": self.source_path}
+        check_output_file(o.result_video, "--result_video", inputs=inputs)
+        if o.personalize or o.save_personalized:
+            from engine.personalize import check_personalize_demo
+
+            check_personalize_demo(o.personalize, o.save_personalized, o.checkpoint, o.runtime == "torch", inputs)
         self.fullres = o.output_mode == "fullres"
         self.retarget_mouth = self.fullres and o.mouth_retarget
         self.source_image = self._output_photo(load_image(self.source_path))
@@ -124,8 +130,8 @@ class PhotoAnimation:
         self.animator, self.model = self._animator()
         self.stage_params = self._stage_params()
         self.model_h, self.model_w = self.animator.frame_shape
-        print(f"device: {self.model.device} ({self.animator.dtype}), model {self.model.checkpoint} at "
-              f"{self.model_w}x{self.model_h}")
+        log.info("device: %s (%s), model %s at %sx%s", self.model.device, self.animator.dtype, self.model.checkpoint,
+                 self.model_w, self.model_h)
         self.backend = self._backend()
         self.source_box = self._source_box()
         self.crop = self.source_box is not None
@@ -133,7 +139,7 @@ class PhotoAnimation:
             from engine.personalize import personalize_demo
 
             personalize_demo(self.animator, self.model, self.source_image, self.source_box, o.personalize,
-                             o.save_personalized, inputs={"--source": self.source_path, "--driving": self.driving_path})
+                             o.save_personalized)
         if self.crop:
             self.follower, self.follow_fix = self._follower()
         if self.crop or self.fullres:
@@ -144,10 +150,10 @@ class PhotoAnimation:
         small = small_source_warning(self.source_image.shape, self.source_box, self.model_h, self.source_path,
                                      below=self.model_h // 4 if self.fullres else None)
         if small:
-            print(f"warning: {small}", file=sys.stderr)
+            log.warning("warning: %s", small)
         what = "the face crop, pasted back into the photo" if self.crop else "the whole frame"
         how = "full resolution (the photo warped by the model's motion)" if self.fullres else "the generator's frames"
-        print(f"animating {what}; output {self.out_size[0]}x{self.out_size[1]}, {how}")
+        log.info("animating %s; output %sx%s, %s", what, *self.out_size, how)
         self.composer = None
         self.mouth = None
 
@@ -193,7 +199,7 @@ class PhotoAnimation:
 
         # dlib: HOG, and its CNN detector on images where HOG finds no face (more poses)
         backend = get_backend("auto", landmarks=landmarks, detector="hog+cnn")
-        print(backend.describe())
+        log.info("%s", backend.describe())
         return backend
 
     def _follower(self):
@@ -218,11 +224,11 @@ class PhotoAnimation:
             if longest <= MAX_DEFAULT_SIDE:
                 return photo
             side = MAX_DEFAULT_SIDE
-            print(f"the source photo is {width}x{height}; the output is scaled to {side} px on its longer side "
-                  "(--size chooses)")
+            log.info("the source photo is %dx%d; the output is scaled to %d px on its longer side (--size chooses)",
+                     width, height, side)
         elif side > longest:
-            print(f"--size {side} is larger than the source photo ({width}x{height}); the output keeps the "
-                  "photo's own size")
+            log.info("--size %d is larger than the source photo (%dx%d); the output keeps the photo's own size",
+                     side, width, height)
             return photo
         scale = side / longest  # even sides: 4:2:0 video needs them (the writer would pad an odd one)
         return resize_image(photo, max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
@@ -237,10 +243,10 @@ class PhotoAnimation:
             return None
         fix = None if o.crop == "auto" else "pass a photo with a clearly visible face or drop --crop"
         box = source_face_box(self.source_image, self.backend, o.crop_scale, index=o.face,
-                              name=f"the source image {self.source_path}", report=print, fix=fix)
+                              name=f"the source image {self.source_path}", describe=True, fix=fix)
         if box is None:
-            print(f"no face found in the source image {self.source_path}; animating the whole frame "
-                  "(--crop makes this an error, --no_crop skips the search)")
+            log.info("no face found in the source image %s; animating the whole frame "
+                     "(--crop makes this an error, --no_crop skips the search)", self.source_path)
             return None
         return tuple(float(v) for v in pixel_box(box))
 
@@ -286,7 +292,7 @@ class PhotoAnimation:
             index = o.best_frame
         else:
             return None
-        print(f"start frame: {index}")
+        log.info("start frame: %s", index)
         if not self.crop:
             frame = read_frames(self.driving_path, [index], size=(self.model_w, self.model_h))[0]
             return self.animator.initial_keypoints(frame)

@@ -138,6 +138,7 @@ def _nullable(spec, default) -> bool:
 
 
 def _check_section(table: dict, value: dict, prefix: str, ctx: _Context) -> dict:
+    """`value` checked against the schema `table` (keys below `prefix`), every optional key filled."""
     for key in value:
         if key not in table:
             dotted = prefix + str(key)
@@ -148,38 +149,47 @@ def _check_section(table: dict, value: dict, prefix: str, ctx: _Context) -> dict
         dotted = prefix + key
         is_section = isinstance(spec, dict) or spec is dict
         if key not in value or (value[key] is None and is_section and not required):
-            if required:
-                ctx.fail(dotted, f"missing required key '{dotted}'")
-            item = copy.deepcopy(default)
-            if isinstance(spec, dict) and item is not None:
-                item = _check_section(spec, item, dotted + ".", ctx)
-            out[key] = item
-            continue
-        item = value[key]
-        if item is None and _nullable(spec, default) and not required:
+            out[key] = _default(entry, dotted, ctx)
+        elif value[key] is None and _nullable(spec, default) and not required:
             out[key] = None
-            continue
-        if isinstance(spec, dict):
-            if not isinstance(item, dict):
-                ctx.fail(dotted, f"'{dotted}' must be a mapping, got {_show(item)}")
-            out[key] = _check_section(spec, item, dotted + ".", ctx)
-            continue
-        if not _matches(spec, item):
-            ctx.fail(dotted, f"'{dotted}' must be {_describe(spec)}, got {_show(item)}")
-        numbers = [v for v in (item if isinstance(item, list) else [item])
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if any(not math.isfinite(v) for v in numbers):
-            ctx.fail(dotted, f"'{dotted}' must be a finite number, got {_show(item)}")
-        if len(entry) > 3 and isinstance(entry[3], Range):
-            bad = [v for v in numbers if not entry[3].holds(v)]
-            if bad:
-                what = "every value of " if isinstance(item, list) else ""
-                ctx.fail(dotted, f"{what}'{dotted}' must be {entry[3]}, got {_show(item)}")
-        elif len(entry) > 3 and item not in entry[3]:
-            choices = ", ".join(f"'{c}'" for c in entry[3])
-            ctx.fail(dotted, f"'{dotted}' must be one of {choices}, got {_show(item)}")
-        out[key] = copy.deepcopy(item)
+        elif isinstance(spec, dict):
+            if not isinstance(value[key], dict):
+                ctx.fail(dotted, f"'{dotted}' must be a mapping, got {_show(value[key])}")
+            out[key] = _check_section(spec, value[key], dotted + ".", ctx)
+        else:
+            out[key] = _check_value(entry, value[key], dotted, ctx)
     return out
+
+
+def _default(entry: tuple, dotted: str, ctx: _Context):
+    """The value of a key the config leaves out: its default (a section's filled in), or an error when required."""
+    spec, required, default = entry[:3]
+    if required:
+        ctx.fail(dotted, f"missing required key '{dotted}'")
+    item = copy.deepcopy(default)
+    if isinstance(spec, dict) and item is not None:
+        item = _check_section(spec, item, dotted + ".", ctx)
+    return item
+
+
+def _check_value(entry: tuple, item, dotted: str, ctx: _Context):
+    """A copy of the value `item` of a plain key, checked: its type, finite numbers, then its range or choices."""
+    spec = entry[0]
+    if not _matches(spec, item):
+        ctx.fail(dotted, f"'{dotted}' must be {_describe(spec)}, got {_show(item)}")
+    numbers = [v for v in (item if isinstance(item, list) else [item])
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if any(not math.isfinite(v) for v in numbers):
+        ctx.fail(dotted, f"'{dotted}' must be a finite number, got {_show(item)}")
+    if len(entry) > 3 and isinstance(entry[3], Range):
+        bad = [v for v in numbers if not entry[3].holds(v)]
+        if bad:
+            what = "every value of " if isinstance(item, list) else ""
+            ctx.fail(dotted, f"{what}'{dotted}' must be {entry[3]}, got {_show(item)}")
+    elif len(entry) > 3 and item not in entry[3]:
+        choices = ", ".join(f"'{c}'" for c in entry[3])
+        ctx.fail(dotted, f"'{dotted}' must be one of {choices}, got {_show(item)}")
+    return copy.deepcopy(item)
 
 
 def validate_config(raw, source: str = "<config>", overrides: dict[str, str] | None = None) -> dict:

@@ -40,6 +40,12 @@ def resolve_device(name="auto") -> torch.device:
     return device
 
 
+def stored_config(state: dict, checkpoint) -> dict | None:
+    """The validated config our checkpoint `state` (read from `checkpoint`) carries; None for the original format."""
+    stored = state.get("stillmotion", {}).get("config")
+    return None if stored is None else validate_config(stored, source=f"{checkpoint} (stored config)")
+
+
 def load_model(checkpoint, config_path=None, device="auto", overrides=()) -> LoadedModel:
     """Build the networks from `config_path` (or the config our checkpoints carry) and load the weights.
 
@@ -49,11 +55,10 @@ def load_model(checkpoint, config_path=None, device="auto", overrides=()) -> Loa
     if config_path is not None:
         config = load_config(config_path, overrides)
     else:
-        stored = state.get("stillmotion", {}).get("config")
-        if stored is None:
+        config = stored_config(state, checkpoint)
+        if config is None:
             raise UserError(f"checkpoint {checkpoint} carries no config (original FOMM format); "
                             "pass --config, e.g. config/vox-256.yaml")
-        config = validate_config(stored, source=f"{checkpoint} (stored config)")
     dev = resolve_device(device)
     networks = build_networks(config["model_params"])
     load_networks(checkpoint, networks, config_path=config_path, state=state)

@@ -3,12 +3,10 @@ or the frozen encoder of a trained stillmotion checkpoint."""
 import logging
 from pathlib import Path
 
-import torch
-from torchvision.models import VGG19_Weights
-
 from errors import UserError
-from modules.pretrained import hub_checkpoint_dir, load_state_dict_file, torchvision_weights_file
+from modules.pretrained import hub_checkpoint_dir, torchvision_weights_file
 from modules.vgg import Vgg19
+from stages.backbones import VGG_WEIGHTS, WEIGHT_CHOICES, load_vgg_features
 
 log = logging.getLogger(__name__)
 
@@ -30,31 +28,21 @@ def build_vgg(train_params, seed=0):
     if network != "vgg19":
         return _generator_features(network, len(train_params["loss_weights"]["perceptual"]))
     choice = train_params.get("vgg_weights", "imagenet")
-    if choice == "auto":
-        choice = "imagenet" if torchvision_weights_file(VGG19_Weights.IMAGENET1K_V1) is not None else "random"
-    if choice == "imagenet":
-        path = torchvision_weights_file(VGG19_Weights.IMAGENET1K_V1)
-        if path is None:
-            name = Path(VGG19_Weights.IMAGENET1K_V1.url).name
-            raise UserError(
-                f"the perceptual loss needs ImageNet VGG19 weights: {name} is not in {hub_checkpoint_dir()}; "
-                "copy it there, or set train_params.vgg_weights to 'random' or to a .pth path")
-        return Vgg19(load_state_dict_file(path)), f"perceptual loss: VGG19 ImageNet weights from {path}"
-    if choice == "random":
-        state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        vgg = Vgg19()
-        torch.random.set_rng_state(state)
-        return vgg, f"perceptual loss: VGG19 with RANDOM weights (seed {seed}), as train_params.vgg_weights asks"
-    path = Path(choice)
-    if not path.is_file():
+    if choice == "imagenet" and torchvision_weights_file(VGG_WEIGHTS["vgg19"]) is None:
+        name = Path(VGG_WEIGHTS["vgg19"].url).name
+        raise UserError(
+            f"the perceptual loss needs ImageNet VGG19 weights: {name} is not in {hub_checkpoint_dir()}; "
+            "copy it there, or set train_params.vgg_weights to 'random' or to a .pth path")
+    if choice not in WEIGHT_CHOICES and not Path(choice).is_file():
         raise UserError(f"train_params.vgg_weights: {choice} is neither 'imagenet', 'random', 'auto' nor an "
                         "existing file")
-    try:
-        vgg = Vgg19(load_state_dict_file(path))
-    except (RuntimeError, KeyError) as exc:
-        raise UserError(f"train_params.vgg_weights: {path} is not a torchvision VGG19 state_dict ({exc})") from exc
-    return vgg, f"perceptual loss: VGG19 weights from {path}"
+    backbone = load_vgg_features("vgg19", weights=choice, seed=seed)  # the stages' loader: one vocabulary
+    vgg = Vgg19(backbone.model)
+    if backbone.published:
+        return vgg, f"perceptual loss: VGG19 ImageNet weights from {backbone.source}"
+    if choice in ("random", "auto"):
+        return vgg, f"perceptual loss: VGG19 with RANDOM weights (seed {seed}), as train_params.vgg_weights asks"
+    return vgg, f"perceptual loss: VGG19 weights from {backbone.source}"
 
 
 def _generator_features(path, num_weights):

@@ -17,6 +17,7 @@ run is seeded: the same photo, options and model give the same weights. All netw
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -36,6 +37,8 @@ from video.image import to_float, to_uint8
 
 DEFAULT_STEPS = 40  # chosen by measurement: checkpoints/README.md section 8 (20, 40, 80 steps compared)
 OFFLINE_WEIGHTS = {"pixel_l1": 7, "ssim": 1.5, "mouth": 10}  # the bundled model's loss (checkpoints/README.md)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def _loss_params(config: dict) -> dict:
 
 
 def personalize(model: LoadedModel, photo: np.ndarray, box, options: PersonalizeOptions = PersonalizeOptions(),
-                progress: bool = True, report=print) -> LoadedModel:
+                progress: bool = True) -> LoadedModel:
     """A new LoadedModel whose generator is fine-tuned on `photo`'s face in `box` (demo.py's crop box, or the
     whole photo (0, 0, width, height) without a crop); `model` is left as it was."""
     options.check()
@@ -114,14 +117,14 @@ def personalize(model: LoadedModel, photo: np.ndarray, box, options: Personalize
     started = time.perf_counter()
     frames, masks, still, found = training_frames(photo, box, size, options)
     if not found and options.mouth > 0:
-        report("personalisation: no face landmarks in the source crop; training on head motion only")
+        log.info("personalisation: no face landmarks in the source crop; training on head motion only")
     generator = copy.deepcopy(model.networks.generator).to(model.device)
     kp_detector = model.networks.kp_detector
     tp = _loss_params(model.config)
     full = GeneratorFullModel(kp_detector, generator, None, tp)
     full.eval()
     frozen = [p for p in kp_detector.parameters()]
-    trainable = [p for name, p in generator.named_parameters()
+    trainable = [p for name, p in generator.named_parameters()  # the one rule: which generator weights move
                  if options.dense_motion or not name.startswith("dense_motion_network.")]
     optimizer = torch.optim.Adam(trainable, lr=options.lr, betas=(0.5, 0.999))
     rng = np.random.default_rng([options.seed, 2])
@@ -134,8 +137,9 @@ def personalize(model: LoadedModel, photo: np.ndarray, box, options: Personalize
     requires = [p.requires_grad for p in frozen]
     for p in frozen:
         p.requires_grad_(False)
-    for name, p in generator.named_parameters():
-        p.requires_grad_(options.dense_motion or not name.startswith("dense_motion_network."))
+    generator.requires_grad_(False)
+    for p in trainable:
+        p.requires_grad_(True)
     bar = tqdm(total=options.steps, unit="step", desc="personalising", dynamic_ncols=True, disable=not progress)
     try:
         with bar:
@@ -156,8 +160,8 @@ def personalize(model: LoadedModel, photo: np.ndarray, box, options: Personalize
         for p, flag in zip(frozen, requires):
             p.requires_grad_(flag)
     generator.eval().requires_grad_(False)
-    report(f"personalised the generator on the source photo: {options.steps} steps in "
-           f"{time.perf_counter() - started:.1f} s")
+    log.info("personalised the generator on the source photo: %d steps in %.1f s", options.steps,
+             time.perf_counter() - started)
     networks = Networks(kp_detector, generator, model.networks.discriminator)
     return LoadedModel(copy.deepcopy(model.config), networks, model.device, f"{model.checkpoint} (personalised)")
 
@@ -174,30 +178,36 @@ def save_personalized(model: LoadedModel, path, options: PersonalizeOptions | No
     save_checkpoint(path, state)
 
 
-def personalize_demo(animator, model: LoadedModel, photo: np.ndarray, box, steps: int, save_path=None,
-                     inputs: dict | None = None, dense_motion: bool = True, report=print) -> LoadedModel | None:
-    """demo.py's --personalize N [--save_personalized PATH]: the save path checked first (never the checkpoint
-    nor one of `inputs`), then the generator fine-tuned on `photo` (box: the crop box, or None for the whole
-    frame) and handed to `animator`, then saved when asked. Returns the tuned model (None when steps is 0)."""
+def check_personalize_demo(steps: int, save_path, checkpoint, torch_runtime: bool = True,
+                           inputs: dict | None = None) -> None:
+    """demo.py's --personalize N [--save_personalized PATH] checked before any work: the save path needs
+    --personalize and is never the checkpoint nor one of `inputs`; fine-tuning needs the torch runtime."""
     if save_path is not None:
         if steps < 1:
             raise UserError("--save_personalized writes the model --personalize N makes: add --personalize N "
                             f"(e.g. --personalize {DEFAULT_STEPS})")
         from output_paths import check_output_file
 
-        check_output_file(save_path, "--save_personalized", inputs={"--checkpoint": model.checkpoint,
-                                                                    **(inputs or {})})
+        given = {"--checkpoint": checkpoint} if checkpoint is not None else {}
+        check_output_file(save_path, "--save_personalized", inputs={**given, **(inputs or {})})
+    if steps >= 1 and not torch_runtime:
+        raise UserError("--personalize fine-tunes torch networks: use --runtime torch (the default)")
+
+
+def personalize_demo(animator, model: LoadedModel, photo: np.ndarray, box, steps: int, save_path=None,
+                     dense_motion: bool = True) -> LoadedModel | None:
+    """demo.py's --personalize N [--save_personalized PATH] (checked first by check_personalize_demo): the
+    generator fine-tuned on `photo` (box: the crop box, or None for the whole frame) and handed to `animator`,
+    then saved when asked. Returns the tuned model (None when steps is 0)."""
     if steps < 1:
         return None
-    if not hasattr(animator, "use_generator"):
-        raise UserError("--personalize fine-tunes torch networks: use --runtime torch (the default)")
     if box is None:
         box = (0.0, 0.0, float(photo.shape[1]), float(photo.shape[0]))
     options = PersonalizeOptions(steps=steps, dense_motion=dense_motion)
-    tuned = personalize(model, photo, box, options, report=report)
+    tuned = personalize(model, photo, box, options)
     if save_path is not None:
         save_personalized(tuned, save_path, options)
-        report(f"wrote the personalised model to {save_path} (animate this photo again with --checkpoint "
-               f"{save_path}, without --personalize)")
+        log.info("wrote the personalised model to %s (animate this photo again with --checkpoint %s, without "
+                 "--personalize)", save_path, save_path)
     animator.use_generator(tuned.networks.generator)
     return tuned

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import logging
 
 import numpy as np
 
@@ -11,6 +12,8 @@ from engine.animate_photo import PhotoAnimation
 from errors import UserError
 from faces.crop import paste_back, resize_image
 from video.image import to_float
+
+log = logging.getLogger(__name__)
 
 
 def _kp_in_image(kp: np.ndarray, box, shape) -> np.ndarray:
@@ -43,7 +46,7 @@ def _mouth_retarget(job: PhotoAnimation):
 
     retarget = MouthRetarget.for_photo(job.source_image, job.backend, box=job.source_box)
     if retarget is None:
-        print("mouth: no landmarks found on the source face; the mouth moves with the model alone")
+        log.info("mouth: no landmarks found on the source face; the mouth moves with the model alone")
     return retarget
 
 
@@ -131,7 +134,7 @@ def write_animation(job: PhotoAnimation) -> None:
         # the animation's motion maps the model's frame onto the source: it fits the output only
         # without a crop (with one, the stages estimate optical flow on the pasted frames instead)
         frames = stage_run = job.apply_stages(frames, job.stage_names, job.stage_params,
-                                              device=job.model.device, report=print, total=job.info.num_frames,
+                                              device=job.model.device, total=job.info.num_frames,
                                               motions=None if job.crop else iter(motions.popleft, None))
     visualizer = _visualizer(job)
     frames = iter(frames)
@@ -147,4 +150,4 @@ def write_animation(job: PhotoAnimation) -> None:
             if stage_run is not None:
                 bar.set_postfix_str(stage_run.summary(), refresh=False)
             bar.update(1)
-    print(f"wrote {writer.num_frames} frames at {float(writer.fps):.3f} fps to {job.options.result_video}")
+    log.info("wrote %d frames at %.3f fps to %s", writer.num_frames, float(writer.fps), job.options.result_video)

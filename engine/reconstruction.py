@@ -39,7 +39,7 @@ from engine.animate import Animator
 from engine.build import build_networks
 from engine.checkpoint import load_networks, read_checkpoint
 from engine.fullres import FullResComposer
-from engine.inference import load_model, resolve_device
+from engine.inference import resolve_device, stored_config
 from engine.mouth_retarget import MouthRetarget
 from engine.rundir import choose_run_dir, prepare_run_dir
 from errors import UserError
@@ -136,20 +136,20 @@ def upscaled(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(resize_image(image, size[1], size[0]), 0, 1)
 
 
-def _model_networks(checkpoint, config: dict, config_path, device):
-    """(kp_detector, generator) on `device`, eval mode, from the run's config."""
+def _model_networks(checkpoint, config: dict, config_path, device, state=None):
+    """(kp_detector, generator) on `device`, eval mode, from `config` (state: the checkpoint, when read already)."""
     networks = build_networks(config["model_params"])
-    load_networks(checkpoint, networks, config_path=config_path)
+    load_networks(checkpoint, networks, config_path=config_path, state=state)
     return networks.kp_detector.to(device).eval(), networks.generator.to(device).eval()
 
 
 def _baseline_networks(checkpoint, config: dict, config_path, device):
-    """A second checkpoint: built from the config it carries (ours), else from the run's config."""
-    stored = read_checkpoint(checkpoint).get("stillmotion", {}).get("config")
-    if stored is None:
-        return _model_networks(checkpoint, config, config_path, device)
-    model = load_model(checkpoint, None, device)
-    return model.networks.kp_detector, model.networks.generator
+    """A second checkpoint (read once): built from the config it carries (ours), else from the run's config."""
+    state = read_checkpoint(checkpoint)
+    stored = stored_config(state, checkpoint)
+    if stored is not None:
+        config, config_path = stored, None
+    return _model_networks(checkpoint, config, config_path, device, state=state)
 
 
 def _animator(networks, config: dict, device) -> Animator:

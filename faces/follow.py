@@ -98,11 +98,12 @@ def _centred_in(face_box, crop_box) -> bool:
 
 
 def source_face_box(image, backend, scale: float = 1.8, name: str = "the source image", index: int = 0,
-                    report=None, fix: str = "pass a photo with a clearly visible face or drop --crop") -> tuple | None:
+                    describe: bool = False,
+                    fix: str = "pass a photo with a clearly visible face or drop --crop") -> tuple | None:
     """The enlarged square crop box of the source photo's face: the largest (index 0) or the index-th largest.
 
     When there is no face: UserError naming `fix`, or None when fix is None (the caller falls back to the
-    whole frame). `report` gets one line saying which face was chosen (where and how large: a wrong face,
+    whole frame). With `describe`, one INFO line says which face was chosen (where and how large: a wrong face,
     such as a bystander when the main face was missed, shows there) and, with several, how to pick another."""
     faces = backend.detect(to_uint8(image))
     if not faces:
@@ -113,12 +114,12 @@ def source_face_box(image, backend, scale: float = 1.8, name: str = "the source 
         raise UserError(f"--face {index} asked for, but {name} has {len(faces)} face(s) found (0..{len(faces) - 1}, "
                         "largest first); pass a smaller --face")
     face = faces[index]
-    if report is not None:
+    if describe:
         x0, y0, x1, y1 = (int(round(v)) for v in face.box)
         where = f"{x1 - x0}x{y1 - y0} px at ({x0}, {y0})"
         if len(faces) == 1:
-            report(f"source face: {where} (the only one found)")
+            log.info("source face: %s (the only one found)", where)
         else:
             rank = "the largest" if index == 0 else f"number {index} by size (0 = largest)"
-            report(f"source face: {len(faces)} found; animating {rank}, {where} (--face N picks another)")
+            log.info("source face: %d found; animating %s, %s (--face N picks another)", len(faces), rank, where)
     return expand_box(face.box, scale, np.shape(image))

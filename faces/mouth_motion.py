@@ -171,7 +171,8 @@ def open_mouth(image: np.ndarray, landmarks: np.ndarray, opening: float, teeth: 
     region = _warp_region(image[y0:y1, x0:x1], source, target, grid).astype(np.float32)
     moved = local + moves
     region = _interior(region, moved[INNER_UPPER], moved[INNER_LOWER], moved[48:60],
-                       float(np.linalg.norm(marks[54] - marks[48])), teeth, float(np.linalg.norm(marks[66] - marks[62])))
+                       float(np.linalg.norm(marks[54] - marks[48])), teeth,
+                       old_gap=float(np.linalg.norm(marks[66] - marks[62])))
     result[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
     return result
 

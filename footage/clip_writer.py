@@ -14,7 +14,7 @@ from errors import UserError
 from faces.crop import crop_resize
 from footage.preprocess_options import PreprocessOptions
 from footage.split_plan import Clip
-from footage.tracking import stream, video_stem
+from footage.tracking import clip_identity, stream
 
 
 class PngWriter:
@@ -58,7 +58,7 @@ def write_clips(source: str, clips: Sequence[Clip], folder: str, options: Prepro
     open_writers: list[tuple[Clip, object]] = []
     show = options.progress if progress is None else progress
     try:
-        with tqdm(total=stop - first, desc=f"write {video_stem(source)}", unit="frame", disable=not show,
+        with tqdm(total=stop - first, desc=f"write {clip_identity(source)}", unit="frame", disable=not show,
                   leave=False) as bar:
             for k, frame in stream(source, clips[0].src_fps, clips[0].fps, first, stop):
                 for clip in starting.get(k, []):

@@ -39,7 +39,7 @@ from faces.mouth import mouth_mask
 from footage.augmentation import AllAugmentationTransform
 from footage.index import DatasetIndex
 from footage.landmarks import load_landmarks
-from footage.sources import SOURCE_KINDS, FrameSource, open_source, video_names
+from footage.sources import SOURCE_KINDS, FrameSource, dataset_folders, open_source, video_names
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,7 @@ def _open_all(folder: str, names: list[str], frame_shape, index: DatasetIndex) -
 def index_dataset(root_dir: str, frame_shape=(256, 256, 3)) -> DatasetIndex:
     """Open every video of a dataset root (train/ and test/, or the root itself) and write its index."""
     index = DatasetIndex(root_dir)
-    splits = [os.path.join(root_dir, s) for s in ("train", "test") if os.path.isdir(os.path.join(root_dir, s))]
-    for folder in splits or [root_dir]:
+    for folder in dataset_folders(root_dir):
         _open_all(folder, video_names(folder), frame_shape, index)
     index.save()
     return index

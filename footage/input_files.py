@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import video
 from errors import UserError
-from footage.tracking import video_stem
+from footage.tracking import clip_identity
 
 
 def files_in(inputs: Sequence[str], extensions: tuple[str, ...], missing: str) -> list[str]:
@@ -35,7 +35,7 @@ def find_videos(inputs: Sequence[str]) -> list[str]:
                         "pass video files or folders holding them")
     stems: dict[str, str] = {}
     for path in found:
-        stem = video_stem(path)
+        stem = clip_identity(path)
         if stem in stems:
             raise UserError(f"input videos {stems[stem]} and {path} have the same name {stem!r}, which names the "
                             "identity; rename one of them")

@@ -11,6 +11,7 @@ video is reused for the landmark model (face tracks move little between frames).
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 
@@ -18,8 +19,10 @@ import numpy as np
 
 from atomic import atomic_open
 from errors import UserError
-from footage.sources import LANDMARKS_DIR, open_source, video_names
+from footage.sources import LANDMARKS_DIR, dataset_folders, open_source, video_names
 from video.image import to_uint8
+
+log = logging.getLogger(__name__)
 
 
 def landmarks_path(video_path: str) -> str:
@@ -85,24 +88,25 @@ def dataset_videos(root: str) -> list[str]:
         raise UserError(f"{root} is a file, not a dataset folder; pass the --output of an earlier preprocess.py run")
     if not os.path.isdir(root):
         raise UserError(f"dataset folder {root} does not exist; pass the --output of an earlier preprocess.py run")
-    splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))] or [root]
-    return [os.path.join(folder, name) for folder in splits for name in video_names(folder)]
+    return [os.path.join(folder, name) for folder in dataset_folders(root) for name in video_names(folder)]
 
 
-def annotate_dataset(root: str, backend=None, detect_side: int = 256, overwrite: bool = False,
+def annotate_dataset(root: str, backend="auto", detect_side: int = 256, overwrite: bool = False,
                      progress: bool = True) -> dict:
     """Write the landmark file of every video in dataset `root` that has none (or every one with overwrite).
 
+    backend: a face backend, or the name of one (loaded, and its line logged, once the dataset is listed).
     Returns counts: {'videos', 'written', 'kept', 'frames', 'frames_without_face'}.
     """
     from tqdm import tqdm
 
-    videos = dataset_videos(root)
+    videos = dataset_videos(root)  # a missing or empty folder is reported before a backend is loaded
     if not videos:
         raise UserError(f"no videos in {root} (nor in its train/ and test/ folders); pass a dataset folder")
-    if backend is None:
+    if backend is None or isinstance(backend, str):
         from faces import get_backend
-        backend = get_backend("auto", landmarks=True)
+        backend = get_backend(backend or "auto", landmarks=True)
+        log.info("%s", backend.describe())
     counts = {"videos": len(videos), "written": 0, "kept": 0, "frames": 0, "frames_without_face": 0}
     for path in tqdm(videos, desc="landmarks", unit="video", disable=not progress):
         source = open_source(path, (detect_side, detect_side, 3))

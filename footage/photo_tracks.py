@@ -15,7 +15,7 @@ from footage.input_files import files_in
 from footage.preprocess_options import PreprocessOptions
 from footage.split_plan import Clip
 from footage.synthetic import synthetic_frames
-from footage.tracking import detect_faces, video_stem
+from footage.tracking import clip_identity, detect_faces
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _photo_uint8(path: str) -> np.ndarray:
 
 def claim_photo_name(path: str, taken: set[str]) -> str:
     """The identity name (file stem) of photo `path`, added to `taken`; UserError when another input has it."""
-    stem = video_stem(path)
+    stem = clip_identity(path)
     if stem in taken:
         raise UserError(f"photo {path} has the name {stem!r} of another input, which names the identity; "
                         "rename one of them")
@@ -52,6 +52,10 @@ def plan_photo_clips(photos: Sequence[str], options: PreprocessOptions, taken: s
     """photo_tracks train clips per photo with a face (its largest), named like video tracks; the skips."""
     clips, skipped = [], []
     n = options.photo_frames
+    if options.photo_mouth > 0 and photos:
+        from faces import get_backend
+
+        get_backend(options.face_backend, landmarks=True)  # a backend without landmarks: one line before any work
     for path in photos:
         stem = claim_photo_name(path, taken)
         image = _photo_uint8(path)
@@ -80,7 +84,7 @@ def write_photo_clip(clip: Clip, folder: str, options: PreprocessOptions) -> Non
     try:
         for frame in synthetic_frames(_photo_uint8(clip.source), clip.box, options.size, clip.num_frames,
                                       seed=_photo_seed(options, clip), increase=options.photo_increase,
-                                      mouth=options.photo_mouth):
+                                      mouth=options.photo_mouth, backend=options.face_backend):
             writer.write(frame)
         writer.close()
     except BaseException:

@@ -55,7 +55,7 @@ from footage.input_files import find_videos
 from footage.photo_tracks import claim_photo_name, find_photos, plan_photo_clips, write_photo_clip
 from footage.preprocess_options import FORMATS, SPLIT_BY, PreprocessOptions
 from footage.split_plan import Clip, crop_box, cut_span, holdout_boundary, plan_clips
-from footage.tracking import FaceTracker, Span, VideoScan, detect_faces, scan_video, stream, video_stem
+from footage.tracking import FaceTracker, Span, VideoScan, clip_identity, detect_faces, scan_video, stream
 from output_paths import check_output_folder
 
 __all__ = [  # the preprocessing API, re-exported from the files that hold each part
@@ -152,7 +152,7 @@ def _scan(pool, videos: list[str], options: PreprocessOptions, detect,
 
 def _check_photo_names(videos: Sequence[str], photos: Sequence[str]) -> None:
     """The name clash that plan_photo_clips finds, over all inputs (a shard sees only its share of photos)."""
-    taken = {video_stem(v) for v in videos}
+    taken = {clip_identity(v) for v in videos}
     for path in photos:
         claim_photo_name(path, taken)
 
@@ -186,7 +186,7 @@ def build_dataset(inputs: Sequence[str], output: str, options: PreprocessOptions
         if videos and (shard is None or any(s.spans for s in scans)):  # a shard may hold no face track
             clips = plan_clips(scans, plan_options)
         if photo_files:
-            photo_clips, photo_skipped = plan_photo_clips(photo_files, options, {video_stem(v) for v in videos},
+            photo_clips, photo_skipped = plan_photo_clips(photo_files, options, {clip_identity(v) for v in videos},
                                                           detect)
             if not photo_clips and not clips and shard is None:
                 raise UserError(f"no face found in any of the {len(photo_files)} photos; pass face photos")

@@ -275,7 +275,8 @@ def video_fps(path: str) -> float:
 
 
 def video_stem(name: str) -> str:
-    """A dataset video's name as a file stem: a video extension dropped, path separators made '_'."""
+    """A dataset video's name as a file stem for its outputs: a video extension dropped, path separators made '_'
+    (footage.tracking.clip_identity is another job: the identity part of a raw video's clip names)."""
     root, ext = os.path.splitext(name)
     return re.sub(r"[/\\]+", "_", root if ext.lower() in video.VIDEO_EXTENSIONS else name) or "video"
 
@@ -297,6 +298,12 @@ def open_source(path, frame_shape: Sequence[int] = (256, 256, 3), facts: dict | 
         f"cannot read {path} as a video: unknown kind; pass a folder of frames, a video file "
         f"({'/'.join(sorted(video.VIDEO_EXTENSIONS))}) or a strip image ({'/'.join(STRIP_EXTENSIONS)})"
     )
+
+
+def dataset_folders(root: str) -> list[str]:
+    """The folders holding a dataset's videos: root/train and root/test (those that exist), or root itself."""
+    splits = [os.path.join(root, s) for s in ("train", "test") if os.path.isdir(os.path.join(root, s))]
+    return splits or [root]
 
 
 def video_names(folder: str) -> list[str]:

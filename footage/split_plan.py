@@ -12,7 +12,7 @@ from faces.base import Box
 from faces.crop import expand_box
 from footage.frames import split_names
 from footage.preprocess_options import PreprocessOptions
-from footage.tracking import Span, VideoScan, source_index, video_stem
+from footage.tracking import Span, VideoScan, clip_identity, source_index
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def plan_clips(scans: Sequence[VideoScan], options: PreprocessOptions) -> list[C
     if split_by == "identity":
         if options.test_videos:
             stems = {s.stem for s in scans}
-            asked = {video_stem(n) for n in options.test_videos}
+            asked = {clip_identity(n) for n in options.test_videos}
             unknown = sorted(asked - stems)
             if unknown:
                 raise UserError(f"--test_videos {', '.join(unknown)} not among the input videos; name them by "

@@ -59,16 +59,17 @@ def square_crop(box: Box, increase: float) -> tuple[float, float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2, side
 
 
-def face_landmarks(image: np.ndarray, box: Box) -> np.ndarray | None:
-    """(68, 2) landmarks of the face in `box` (the preferred landmark backend), or None without one."""
+def face_landmarks(image: np.ndarray, box: Box, backend: str = "auto") -> np.ndarray | None:
+    """(68, 2) landmarks of the face in `box` (face backend `backend`; auto: the preferred landmark backend),
+    or None without one."""
     from faces import get_backend
 
-    return get_backend("auto", landmarks=True).landmarks(image, box)
+    return get_backend(backend, landmarks=True).landmarks(image, box)
 
 
 def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, seed: int = 0,
                      increase: float = 0.1, motion: MotionRange = MotionRange(), mouth: float = 0.0,
-                     landmarks: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                     landmarks: np.ndarray | None = None, backend: str = "auto") -> Iterator[np.ndarray]:
     """num_frames size x size uint8 RGB frames of the face in `box` of `image` (HxWx3 uint8) moving smoothly.
 
     Pixels outside the photo are mirrored from inside it (no black corners). The photo is first shrunk
@@ -77,7 +78,7 @@ def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, se
 
     mouth > 0: the mouth also opens by up to `mouth` face widths (faces.mouth_motion's unit) along a
     smooth seeded curve, closed part of the time. `landmarks` ((68, 2) pixels of `image`) are found in
-    `box` when not given; a face without landmarks gets head motion only.
+    `box` by face backend `backend` when not given; a face without landmarks gets head motion only.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"synthetic_frames needs an HxWx3 uint8 image, got {image.shape} {image.dtype}")
@@ -87,7 +88,7 @@ def synthetic_frames(image: np.ndarray, box: Box, size: int, num_frames: int, se
     openings = np.zeros(num_frames)
     if mouth > 0:
         if landmarks is None:
-            landmarks = face_landmarks(image, box)
+            landmarks = face_landmarks(image, box, backend)
         if landmarks is not None:
             openings = mouth_curve(np.random.default_rng([seed, 1]), num_frames, mouth)
     cx, cy, side = square_crop(box, increase)

@@ -225,14 +225,16 @@ class VideoScan:
     seconds: float = 0.0
 
 
-def video_stem(path: str) -> str:
-    """The identity name of a source video: its file name without extension, '#' replaced by '_'."""
+def clip_identity(path: str) -> str:
+    """The identity part of the clip names a raw video gives (footage.frames.identity_of reads it back): its file
+    name without extension, '#' (the clip names' separator) replaced by '_'. Not sources.video_stem, which names
+    the output files of a dataset video."""
     return os.path.splitext(os.path.basename(path))[0].replace("#", "_")
 
 
 def scan_video(path: str, options: PreprocessOptions, detect=None, progress: bool | None = None) -> VideoScan:
     """Pass 1 over one video: its face tracks of at least min_frames; an unreadable video gives error."""
-    scan = VideoScan(path=path, stem=video_stem(path))
+    scan = VideoScan(path=path, stem=clip_identity(path))
     started = time.perf_counter()
     try:
         info = video.probe(path)

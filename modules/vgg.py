@@ -1,8 +1,7 @@
-"""VGG: one builder (torchvision's make_layers), layers named by block (relu4_1), taps at named layers, and the
-VGG19 pyramid (relu1_1 .. relu5_1 on ImageNet-normalised input) for the perceptual loss."""
+"""VGG: one builder (torchvision's make_layers), one random init (random_vgg: torchvision's, seeded), layers named
+by block (relu4_1), taps at named layers, and the VGG19 pyramid (relu1_1 .. relu5_1 on ImageNet-normalised input)
+for the perceptual loss."""
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -36,26 +35,28 @@ def layer_index(arch: str, name: str) -> int:
 
 class VggFeatures(nn.Module):
     """torchvision's VGG `features` stack alone (state_dict keys features.N.*, built by torchvision's
-    make_layers), without the 100M-weight classifier head."""
+    make_layers, or the `features` of a torchvision VGG), without the 100M-weight classifier head."""
 
-    def __init__(self, arch: str = "vgg19"):
+    def __init__(self, arch: str = "vgg19", features: nn.Sequential | None = None):
         super().__init__()
         self.arch = arch
-        self.features = make_layers(cfgs[ARCHS[arch]])
-
-    def reset_random(self, seed: int) -> None:
-        """Kaiming-normal (fan_out, relu) weights and zero biases from a seeded generator: torchvision's recipe,
-        drawn from a generator of its own (the global random state is left alone)."""
-        g = torch.Generator().manual_seed(seed)
-        for m in self.features:
-            if isinstance(m, nn.Conv2d):
-                fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-                with torch.no_grad():
-                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_out))
-                    m.bias.zero_()
+        self.features = features if features is not None else make_layers(cfgs[ARCHS[arch]])
 
     def forward(self, x):
         return self.features(x)
+
+
+def random_vgg(arch: str = "vgg19", seed: int | None = None) -> VggFeatures:
+    """The one random VGG: torchvision's own init (kaiming-normal (fan_out, relu) convs, zero biases), drawn
+    while the whole network, classifier included, is built, so a seed gives the features that
+    torch.manual_seed(seed); torchvision.models.<arch>(weights=None) gives (the reference FOMM's loss network
+    under its golden seed). seed None draws from the global random state, as torchvision does; with a seed
+    the global random state is left as it was."""
+    if seed is None:
+        return VggFeatures(arch, getattr(models, arch)(weights=None).features)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VggFeatures(arch, getattr(models, arch)(weights=None).features)
 
 
 class VggTaps(nn.Module):
@@ -80,33 +81,19 @@ class VggTaps(nn.Module):
         return out
 
 
-# Indices into vgg19().features that end each slice of the loss pyramid (2, 7, 12, 21, 30).
-SLICE_ENDS = tuple(layer_index("vgg19", name) + 1 for name in PYRAMID_LAYERS)
-
-
 class Vgg19(nn.Module):
-    """Frozen VGG19 slices ending at PYRAMID_LAYERS; `state_dict` is a torchvision vgg19 state_dict, or None for
-    torchvision's own random init (the whole vgg19 is built, so a seed gives the weights it always gave)."""
+    """The perceptual loss network: frozen VGG19 activations at PYRAMID_LAYERS (a list, shallow first) of
+    ImageNet-normalised input. `vgg`: a VggFeatures("vgg19") with its weights; None: random_vgg("vgg19") from
+    the global random state (what the reference FOMM built after its seed)."""
 
-    def __init__(self, state_dict=None, requires_grad=False):
+    def __init__(self, vgg: VggFeatures | None = None, requires_grad=False):
         super().__init__()
-        vgg = models.vgg19(weights=None)
-        if state_dict is not None:
-            vgg.load_state_dict(state_dict)
-        features = vgg.features
-        starts = (0,) + SLICE_ENDS[:-1]
-        self.slices = nn.ModuleList(
-            nn.Sequential(*[features[i] for i in range(a, b)]) for a, b in zip(starts, SLICE_ENDS))
+        vgg = vgg if vgg is not None else random_vgg("vgg19")
+        self.taps = VggTaps(vgg.features, "vgg19", PYRAMID_LAYERS)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
-        if not requires_grad:
-            for p in self.parameters():
-                p.requires_grad_(False)
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
 
     def forward(self, x):
-        out = (x - self.mean) / self.std
-        feats = []
-        for s in self.slices:
-            out = s(out)
-            feats.append(out)
-        return feats
+        return list(self.taps((x - self.mean) / self.std).values())

@@ -13,7 +13,7 @@ from torchvision import models
 from errors import UserError
 from modules.pretrained import load_state_dict_file, torchvision_weights_file
 from modules.vgg import ARCHS as VGG_ARCHS
-from modules.vgg import VggFeatures
+from modules.vgg import VggFeatures, random_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -188,10 +188,10 @@ def load_vgg_features(arch: str = "vgg19", weights="auto", seed: int = 0, device
         raise UserError(f"unknown VGG {arch!r}; choose vgg16 or vgg19")
     enum = VGG_WEIGHTS[arch]
     path = _weights_file(arch, weights, torchvision_weights_file(enum), _expected(enum))
-    model = VggFeatures(arch)
     if path is None:
-        model.reset_random(seed)
+        model = random_vgg(arch, seed)
     else:
+        model = VggFeatures(arch)
         _load_into(model, _read_state(path, arch), path, arch, only_prefix="features.")
     published = path is not None and weights in ("auto", "imagenet")
     return Backbone(f"{arch} features", freeze(model, device), published,

@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.hardware import bf16_native
 from errors import UserError
 from modules.pretrained import torchvision_weights_file
 from stages.backbones import CLASSIFIERS, VGG_WEIGHTS, load_classifier, load_vgg_features
@@ -81,9 +82,13 @@ def _as_range(value, name, cast):
     return lo, hi
 
 
-def native_bf16_cpu() -> bool:
-    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX tiles), so bf16 autocast can pay off."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+def _check_choices(network, precision, blend) -> None:
+    if network not in NETWORKS:
+        raise UserError(f"dream: unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
+    if precision not in PRECISIONS:
+        raise UserError(f"dream: precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
+    if not 0.0 <= float(blend) <= 1.0:
+        raise UserError(f"dream: blend {blend} is outside [0, 1]; pass a value from 0 to 1")
 
 
 @register_stage("dream")
@@ -103,12 +108,7 @@ class DreamStage(DreamAscent, Stage):
         super().__init__(device=device, **params)
         if params:
             raise UserError(f"dream: unknown parameter(s) {', '.join(sorted(params))}; see stages/dream.py")
-        if network not in NETWORKS:
-            raise UserError(f"dream: unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
-        if precision not in PRECISIONS:
-            raise UserError(f"dream: precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
-        if not 0.0 <= float(blend) <= 1.0:
-            raise UserError(f"dream: blend {blend} is outside [0, 1]; pass a value from 0 to 1")
+        _check_choices(network, precision, blend)
         self.device = torch.device(device)
         self.network = network
         self.channel_list = [int(c) for c in (channel_list or ())]
@@ -116,7 +116,29 @@ class DreamStage(DreamAscent, Stage):
         self.class_mode = bool(self.channel_list) or self.max_output
         self.auto_network = network == "auto"
         self.network = network = self._resolve_network(network, weights, self.class_mode or self.pyramid_max)
-        if network == "fomm":
+        self._check_targets(weights)
+        self._set_schedule(num_octaves, octave_scale, num_iterations, lr, random, octaves_range, octave_scale_range,
+                           iterations_range, lr_range)
+        self.jitter, self.seed, self.blend, self.max_size = int(jitter), int(seed), float(blend), max_size
+        self._set_depth(use_depth, depth_str, use_threshold, th_val, invert_depth)
+        self._set_warm_start(warm_start, warm_iterations, warm_target)
+        self.mask_phrase = None   # set by place() when an earlier depth stage gives a mask
+        self.last_iterations = 0  # gradient steps of the last process() call
+        module_path = self._load_backbone(weights, seed, layer, fomm_checkpoint, fomm_config, fomm_side)
+        self._hooked = None
+        if not self.class_mode:
+            self._hook_layer(module_path)
+        self._set_look(smooth, neutral_color, luma)
+        self.autocast_dtype = self._autocast_dtype(precision)
+        self.min_side = MIN_SIDE.get(network, 32)
+        self._draws = np.random.default_rng(self.seed)   # one parameter draw per video, reproducible
+        self._videos = 0
+        self.reset()
+
+    # ---- set-up helpers -------------------------------------------------------------------------------
+    def _check_targets(self, weights) -> None:
+        """ImageNet class targets are valid class indices, and only for the torchvision networks."""
+        if self.network == "fomm":
             asked = [n for n, v in (("channel_list", self.channel_list), ("max_output", self.max_output),
                                     ("pyramid_max", self.pyramid_max)) if v]
             if asked:
@@ -128,8 +150,12 @@ class DreamStage(DreamAscent, Stage):
         bad = [c for c in self.channel_list if not 0 <= c < 1000]
         if bad:
             raise UserError(f"dream: channel_list {bad} are not ImageNet class indices; use 0..999")
+
+    def _set_schedule(self, num_octaves, octave_scale, num_iterations, lr, random, octaves_range,
+                      octave_scale_range, iterations_range, lr_range) -> None:
+        """The octaves, iterations and step size: fixed, or drawn per video from their ranges (random)."""
         if lr is None:
-            lr = FOMM_DEFAULTS["lr"] if network == "fomm" else 0.008
+            lr = FOMM_DEFAULTS["lr"] if self.network == "fomm" else 0.008
         self.fixed = {"num_octaves": int(num_octaves), "octave_scale": float(octave_scale),
                       "num_iterations": int(num_iterations), "lr": float(lr)}
         self.random = bool(random)
@@ -139,7 +165,9 @@ class DreamStage(DreamAscent, Stage):
                        "lr": _as_range(lr_range, "lr_range", float)}
         if self.fixed["octave_scale"] <= 1.0 or self.ranges["octave_scale"][0] <= 1.0:
             raise UserError("dream: octave_scale must be above 1 (e.g. 1.4)")
-        self.jitter, self.seed, self.blend, self.max_size = int(jitter), int(seed), float(blend), max_size
+
+    def _set_depth(self, use_depth, depth_str, use_threshold, th_val, invert_depth) -> None:
+        """How an earlier depth stage weights the dream: its mask (use_depth), or dream's own mask from its depth."""
         if use_depth not in ("auto", True, False):
             raise UserError(f"dream: use_depth must be auto, true or false, got {use_depth!r}")
         self.use_depth = use_depth
@@ -148,6 +176,9 @@ class DreamStage(DreamAscent, Stage):
         self.depth_str = 1.0 if depth_str is None else float(depth_str)
         self.use_threshold, self.invert_depth = bool(use_threshold), bool(invert_depth)
         self.th_val = 0.5 if th_val is None else float(th_val)
+
+    def _set_warm_start(self, warm_start, warm_iterations, warm_target) -> None:
+        """Later frames start from the previous dream and stop once they reach warm_target of its objective."""
         self.warm_start, self.warm_iterations = bool(warm_start), int(warm_iterations)
         self.warm_target = float(warm_target)
         if self.warm_iterations < 1:
@@ -155,41 +186,46 @@ class DreamStage(DreamAscent, Stage):
         if not 0.0 < self.warm_target <= 2.0:
             raise UserError(f"dream: warm_target {warm_target} is outside (0, 2]; e.g. 1.0 (the last full dream's "
                             "objective)")
-        self.mask_phrase = None   # set by place() when an earlier depth stage gives a mask
-        self.last_iterations = 0  # gradient steps of the last process() call
 
+    def _load_backbone(self, weights, seed, layer, fomm_checkpoint, fomm_config, fomm_side) -> str:
+        """self.backbone and self.layer; returns the module path of the layer to dream on."""
         self.fomm_side = None
-        if network == "fomm":
-            self.backbone, trained_side = load_kp_detector(fomm_checkpoint, fomm_config, device=self.device)
-            self.trained_side = trained_side
-            self.fomm_side = int(fomm_side) if fomm_side is not None else trained_side
-            if self.fomm_side < 16:
-                raise UserError(f"dream: fomm_side {fomm_side} is too small; pass at least 16 (default "
-                                f"{trained_side}, the checkpoint's training frame side)")
-            detector = self.backbone.model
-            # the hourglass halves the size num_blocks times after the detector's own scale_factor
-            self._fomm_multiple = max(1, round(2 ** len(detector.predictor.encoder.down_blocks)
-                                               / detector.scale_factor))
-            self.layer = layer or FOMM_DEFAULTS["layer"]
-            module_path = FOMM_LAYERS.get(self.layer, self.layer)
-        else:
-            if network == "vgg19" and not self.class_mode:
+        if self.network != "fomm":
+            if self.network == "vgg19" and not self.class_mode:
                 self.backbone = load_vgg_features("vgg19", weights=weights, seed=seed, device=self.device)
             else:
-                self.backbone = load_classifier(network, weights=weights, seed=seed, device=self.device)
-            self.layer = module_path = layer or CLASSIFIERS[network].default_layer
-        self._hooked = None
-        if not self.class_mode:
-            try:
-                module = self.backbone.model.get_submodule(module_path)
-            except AttributeError as e:
-                if network == "fomm":
-                    raise UserError(f"dream: the fomm keypoint detector has no layer {self.layer!r}; pass one of "
-                                    f"{', '.join(FOMM_LAYERS)}, or network: vgg19 for its layers") from e
-                names = [n for n, _ in self.backbone.model.named_children()]
-                raise UserError(f"dream: {network} has no layer {self.layer!r}; pass a module name such as "
-                                f"{', '.join(names[:6])} or a dotted path like features.20") from e
-            module.register_forward_hook(self._hook)
+                self.backbone = load_classifier(self.network, weights=weights, seed=seed, device=self.device)
+            self.layer = layer or CLASSIFIERS[self.network].default_layer
+            return self.layer
+        self.backbone, trained_side = load_kp_detector(fomm_checkpoint, fomm_config, device=self.device)
+        self.trained_side = trained_side
+        self.fomm_side = int(fomm_side) if fomm_side is not None else trained_side
+        if self.fomm_side < 16:
+            raise UserError(f"dream: fomm_side {fomm_side} is too small; pass at least 16 (default "
+                            f"{trained_side}, the checkpoint's training frame side)")
+        detector = self.backbone.model
+        # the hourglass halves the size num_blocks times after the detector's own scale_factor
+        self._fomm_multiple = max(1, round(2 ** len(detector.predictor.encoder.down_blocks)
+                                           / detector.scale_factor))
+        self.layer = layer or FOMM_DEFAULTS["layer"]
+        return FOMM_LAYERS.get(self.layer, self.layer)
+
+    def _hook_layer(self, module_path: str) -> None:
+        """Stop the forward pass at the dreamed layer (its output kept in self._hooked)."""
+        try:
+            module = self.backbone.model.get_submodule(module_path)
+        except AttributeError as e:
+            if self.network == "fomm":
+                raise UserError(f"dream: the fomm keypoint detector has no layer {self.layer!r}; pass one of "
+                                f"{', '.join(FOMM_LAYERS)}, or network: vgg19 for its layers") from e
+            names = [n for n, _ in self.backbone.model.named_children()]
+            raise UserError(f"dream: {self.network} has no layer {self.layer!r}; pass a module name such as "
+                            f"{', '.join(names[:6])} or a dotted path like features.20") from e
+        module.register_forward_hook(self._hook)
+
+    def _set_look(self, smooth, neutral_color, luma) -> None:
+        """Gradient smoothing, colour neutrality and brightness-only steps: defaults by how trained the network is."""
+        network = self.network
         trained = self.backbone.published or network == "fomm"
         # gradient smoothing (sigma, px): random-weight features otherwise give pixel-level colour noise
         if smooth is None:
@@ -199,13 +235,7 @@ class DreamStage(DreamAscent, Stage):
         self.neutral = bool(neutral_color) if neutral_color is not None else not trained
         # brightness steps only: our detector, trained on one video's colours, otherwise paints faces red
         self.luma = bool(luma) if luma is not None else network == "fomm"
-        self.autocast_dtype = self._autocast_dtype(precision)
-        self.min_side = MIN_SIDE.get(network, 32)
-        self._draws = np.random.default_rng(self.seed)   # one parameter draw per video, reproducible
-        self._videos = 0
-        self.reset()
 
-    # ---- set-up helpers -------------------------------------------------------------------------------
     @staticmethod
     def _resolve_network(network: str, weights, wants_classes: bool) -> str:
         """'auto' -> vgg19 when its ImageNet file is cached or weights / class options ask for a torchvision
@@ -227,7 +257,7 @@ class DreamStage(DreamAscent, Stage):
         if precision == "fp32":
             return None
         if precision == "auto" and self.device.type == "cpu":
-            return torch.bfloat16 if native_bf16_cpu() else None
+            return torch.bfloat16 if bf16_native() else None
         if precision == "auto" and self.device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if precision == "auto":
@@ -292,7 +322,7 @@ class DreamStage(DreamAscent, Stage):
                   f"{self.warm_target:g}x the full dream's, at most {self.warm_iterations}")
         prec = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).removeprefix("torch.")
         if self.autocast_dtype == torch.bfloat16 and self.device.type == "cpu":
-            prec += " (native on this CPU)" if native_bf16_cpu() else " (emulated: not native on this CPU)"
+            prec += " (native on this CPU)" if bf16_native() else " (emulated: not native on this CPU)"
         return f"{p}; {prec} on {self.device}"
 
     def place(self, before, after, mask_from=None) -> None:

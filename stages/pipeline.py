@@ -199,6 +199,7 @@ class StageRun(Iterator[np.ndarray]):
 
 def _run(frames: Iterator, runners: list[_Runner], names: list[str], motion_iter,
          clock: StageClock) -> Iterator[np.ndarray]:
+    """Each frame through every stage in turn: the stream's flow, the stage, its smoothing and side outputs."""
     trackers: dict[tuple, FlowTracker] = {}
     for index, item in enumerate(frames):
         image, motion = _split(item)
@@ -215,48 +216,66 @@ def _run(frames: Iterator, runners: list[_Runner], names: list[str], motion_iter
             stage, options = runner.stage, runner.options
             pair = None
             if options["enabled"]:
-                method_key = (runner.flow_name, *(options[k] for k in FLOW_KEYS))
-                motion_flow = runner.flow_name == "motion"
-                on_raw = motion_flow or options["flow_on"] == "raw" or position == 0
-                key = (method_key, "raw" if on_raw else position)
-                if key not in pairs:
-                    tracker = trackers.get(key)
-                    if tracker is None:
-                        method = get_flow(runner.flow_name)
-                        tracker = trackers[key] = FlowTracker(method, options)
-                    source = raw if on_raw else x
-                    if needs_motion(tracker.method) and motion is None:
-                        raise UserError(f"frame {index} carries no motion for the 'motion' flow; animate with "
-                                        "return_motion=True or choose the farneback or dis flow")
-                    pairs[key] = tracker.update(source, motion)
-                pair = pairs[key]
+                pair = _flow_pair(runner, position, x, ctx, pairs, trackers)
                 clock.stop("smoothing")
             flow, reliability = pair if pair is not None else (None, None)
-            if stage.uses_init:
-                init = runner.smoother.init(x, flow, reliability) if pair is not None else None
-                out = stage.process(x, ctx, init=init)
-            else:
-                out = stage.process(x, ctx)
-            out = as_frame(out)
-            if ctx.mask is not None and not stage.handles_mask and out.shape == x.shape:
-                out = x + ctx.mask[..., None] * (out - x)   # the depth mask weights this stage's effect
+            out = _process(runner, x, ctx, pair)
             clock.stop(names[position])
             if options["enabled"] and stage.smooths_output:
                 out = runner.smoother(out, flow, reliability)
-            side = stage.side_outputs() or {}
-            for key in ("depth", "mask"):
-                value = side.get(key)
-                if value is None:
-                    continue
-                value = np.clip(np.asarray(value, dtype=np.float32), 0.0, 1.0)
-                if options["enabled"]:
-                    smoother = runner.side_smoothers.setdefault(
-                        key, TemporalSmoother(options["strength"], options["init_strength"]))
-                    value = smoother(value, flow, reliability)
-                setattr(ctx, key, value)
+            _take_side_outputs(runner, ctx, flow, reliability)
             if stage.gives_mask and ctx.mask is not None and position > 0 and out.shape == raw.shape:
                 out = raw + ctx.mask[..., None] * (out - raw)   # the earlier stages' work, by the mask
             clock.stop("smoothing")
             x = out
         clock.frame_done()
         yield x
+
+
+def _flow_pair(runner: _Runner, position: int, x: np.ndarray, ctx: FrameContext, pairs: dict,
+               trackers: dict) -> tuple:
+    """(flow, reliability) of this runner's stream at this frame: on the raw frames (the motion flow, flow_on
+    raw, the first stage) or on this stage's input; computed once per frame and stream, tracked across frames."""
+    options = runner.options
+    method_key = (runner.flow_name, *(options[k] for k in FLOW_KEYS))
+    on_raw = runner.flow_name == "motion" or options["flow_on"] == "raw" or position == 0
+    key = (method_key, "raw" if on_raw else position)
+    if key not in pairs:
+        tracker = trackers.get(key)
+        if tracker is None:
+            tracker = trackers[key] = FlowTracker(get_flow(runner.flow_name), options)
+        if needs_motion(tracker.method) and ctx.motion is None:
+            raise UserError(f"frame {ctx.index} carries no motion for the 'motion' flow; animate with "
+                            "return_motion=True or choose the farneback or dis flow")
+        pairs[key] = tracker.update(ctx.raw if on_raw else x, ctx.motion)
+    return pairs[key]
+
+
+def _process(runner: _Runner, x: np.ndarray, ctx: FrameContext, pair) -> np.ndarray:
+    """The stage's output for input `x` (uses_init: started from its previous output warped by `pair`),
+    weighted by an earlier stage's mask unless the stage does that itself."""
+    stage = runner.stage
+    if stage.uses_init:
+        init = runner.smoother.init(x, *pair) if pair is not None else None
+        out = stage.process(x, ctx, init=init)
+    else:
+        out = stage.process(x, ctx)
+    out = as_frame(out)
+    if ctx.mask is not None and not stage.handles_mask and out.shape == x.shape:
+        out = x + ctx.mask[..., None] * (out - x)   # the depth mask weights this stage's effect
+    return out
+
+
+def _take_side_outputs(runner: _Runner, ctx: FrameContext, flow, reliability) -> None:
+    """The stage's side outputs 'depth' and 'mask', clipped to [0, 1] and smoothed like its frames, into ctx."""
+    side = runner.stage.side_outputs() or {}
+    for key in ("depth", "mask"):
+        value = side.get(key)
+        if value is None:
+            continue
+        value = np.clip(np.asarray(value, dtype=np.float32), 0.0, 1.0)
+        if runner.options["enabled"]:
+            smoother = runner.side_smoothers.setdefault(
+                key, TemporalSmoother(runner.options["strength"], runner.options["init_strength"]))
+            value = smoother(value, flow, reliability)
+        setattr(ctx, key, value)

@@ -41,7 +41,7 @@ def animate(files, tmp_path, *extra, source=None):
 def test_demo_keeps_every_frame_the_fps_and_the_audio(files, media_dir, tmp_path, capsys):
     code, result = animate(files, tmp_path, "--batch_size", "5", "--no_crop", "--output_mode", "generator",
                            source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0
     driving, info = probe(files / "wolfgang.mp4"), probe(result)
     assert info.num_frames == driving.num_frames >= 20
@@ -57,7 +57,7 @@ def test_default_crops_the_face_and_keeps_the_photo_sharp_at_its_own_size(files,
     # the bundled trained model: a random one's occlusion map trusts nothing
     code, result = animate(files, tmp_path, "--checkpoint", str(ROOT / demo.DEFAULT_CHECKPOINT),
                            source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0
     assert "animating the face crop, pasted back into the photo; output 540x720, full resolution" in out
     info = probe(result)
@@ -80,7 +80,7 @@ def test_no_crop_animates_the_whole_frame_at_the_requested_size(files, media_dir
     # (the mouth retarget, on by default, finds the face's landmarks even without a crop: off here)
     code, result = animate(files, tmp_path, "--no_crop", "--no-mouth_retarget", "--size", "100",
                            source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0 and "faces:" not in out  # no face search at all
     assert "animating the whole frame; output 76x100" in out  # longer side 100, the photo's aspect, even sides
     assert (probe(result).width, probe(result).height) == (76, 100)
@@ -88,14 +88,14 @@ def test_no_crop_animates_the_whole_frame_at_the_requested_size(files, media_dir
 
 def test_size_above_the_photo_keeps_the_photo_size(files, media_dir, tmp_path, capsys):
     code, result = animate(files, tmp_path, "--size", "4000", source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0 and "--size 4000 is larger than the source photo (540x720)" in out
     assert (probe(result).width, probe(result).height) == (540, 720)
 
 
 def test_no_face_falls_back_to_the_whole_frame_unless_crop_is_asked_for(files, tmp_path, capsys):
     code, result = animate(files, tmp_path, source=files / "blank.png")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0
     assert "no face found in the source image" in out and "animating the whole frame" in out
     assert (probe(result).width, probe(result).height) == (200, 160)
@@ -104,7 +104,7 @@ def test_no_face_falls_back_to_the_whole_frame_unless_crop_is_asked_for(files, t
 def test_crop_pastes_the_face_back_into_the_full_photo(files, media_dir, tmp_path, capsys):
     photo = load_image(media_dir / "audrey.jpg")
     code, result = animate(files, tmp_path, "--crop", "--output_mode", "generator", source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0
     info = probe(result)
     assert (info.width, info.height) == (photo.shape[1], photo.shape[0])
@@ -120,7 +120,7 @@ def test_crop_pastes_the_face_back_into_the_full_photo(files, media_dir, tmp_pat
 def test_find_best_frame_still_writes_every_frame(files, media_dir, tmp_path, capsys):
     code, result = animate(files, tmp_path, "--find_best_frame", "--visualize", "--size", "72", "--no_crop",
                            "--output_mode", "generator", source=media_dir / "audrey.jpg")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 0
     count = probe(files / "wolfgang.mp4").num_frames
     start = int(out.split("start frame: ")[1].split()[0])
@@ -219,7 +219,7 @@ def test_group_photo_says_which_face_and_face_n_picks_another(files, media_dir, 
             str(files / "model.pth.tar"), "--result_video", str(result), "--device", "cpu", "--output_mode",
             "generator", "--face", "1"]
     assert demo.main(argv) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "source face: 2 found; animating number 1 by size (0 = largest)" in out
     frame = read_frames(result, [probe(result).num_frames - 1])[0].astype(np.float32) / 255
     assert np.abs(frame[:, :400] - photo[:, :400]).mean() < 0.02  # the large face is left as it is

@@ -44,7 +44,7 @@ def test_onnxruntime_demo_matches_the_torch_demo(bundled_onnx, clip, media_dir, 
     code, ort_frames, ort_file = run_demo(monkeypatch, tmp_path, "ort.mp4", "--runtime", "onnxruntime",
                                           "--onnx", str(bundled_onnx), **inputs)
     assert code == 0
-    assert "runtime: onnxruntime (CPUExecutionProvider)" in capsys.readouterr().out
+    assert "runtime: onnxruntime (CPUExecutionProvider)" in capsys.readouterr().err
     driving = probe(clip)
     assert len(ort_frames) == len(torch_frames) == driving.num_frames >= 20
     worst = max(float(np.abs(a - b).max()) for a, b in zip(ort_frames, torch_frames))

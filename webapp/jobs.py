@@ -204,7 +204,7 @@ class Jobs:
             argv = animate_argv(source, driving, str(result), options, checkpoint=self.checkpoint,
                                 config=self.config, device=self.device)
             log = io.StringIO()
-            with contextlib.redirect_stdout(log), captured(log):
+            with captured(log):
                 demo.animate(demo.parse_args(argv))
             name = f"{Path(source).stem}-{Path(driving).stem}.mp4"
             return self.results.add(result, name), public(log.getvalue())

@@ -71,10 +71,9 @@ def test_seeded_deterministic_and_the_loaded_model_untouched(setup):
     digest = _sha(checkpoint)
     model = load_model(checkpoint, device="cpu")
     before_g, before_kp = _weights(model.networks.generator), _weights(model.networks.kp_detector)
-    one = personalize(model, photo, box, FAST, progress=False, report=lambda _: None)
-    two = personalize(model, photo, box, FAST, progress=False, report=lambda _: None)
-    other = personalize(model, photo, box, PersonalizeOptions(**{**FAST.__dict__, "seed": 1}), progress=False,
-                        report=lambda _: None)
+    one = personalize(model, photo, box, FAST, progress=False)
+    two = personalize(model, photo, box, FAST, progress=False)
+    other = personalize(model, photo, box, PersonalizeOptions(**{**FAST.__dict__, "seed": 1}), progress=False)
     assert _same(_weights(one.networks.generator), _weights(two.networks.generator))
     assert not _same(_weights(one.networks.generator), _weights(other.networks.generator))
     tuned = _weights(one.networks.generator)
@@ -87,7 +86,7 @@ def test_seeded_deterministic_and_the_loaded_model_untouched(setup):
     assert _sha(checkpoint) == digest
     # dense_motion=False: the generator's own layers move, the dense-motion network stays as it was
     own = personalize(model, photo, box, PersonalizeOptions(**{**FAST.__dict__, "dense_motion": False}),
-                      progress=False, report=lambda _: None)
+                      progress=False)
     moved = _weights(own.networks.generator)
     assert not _same(moved, before_g)
     assert all(torch.equal(moved[k], before_g[k]) for k in moved if k.startswith("dense_motion_network."))
@@ -96,7 +95,7 @@ def test_seeded_deterministic_and_the_loaded_model_untouched(setup):
 def test_the_saved_file_reloads_and_animates_the_same(setup, tmp_path):
     _, checkpoint, photo, box, driving = setup
     model = load_model(checkpoint, device="cpu")
-    tuned = personalize(model, photo, box, FAST, progress=False, report=lambda _: None)
+    tuned = personalize(model, photo, box, FAST, progress=False)
     path = tmp_path / "me.pth.tar"
     save_personalized(tuned, path, FAST)
     again = load_model(path, device="cpu")  # no --config needed: it is stored
@@ -116,7 +115,7 @@ def test_demo_personalize_and_save(setup, media_dir, tmp_path, capsys):
     assert demo.main([*common, "--result_video", str(tmp_path / "a.mp4"), "--personalize", "2",
                       "--save_personalized", str(saved)]) == 0
     assert saved.is_file() and _sha(checkpoint) == digest
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "personalised the generator on the source photo: 2 steps" in out
     # the saved model animates the photo as the personalised run did, without personalising again
     assert demo.main([*common[:4], "--checkpoint", str(saved), "--device", "cpu",
@@ -124,7 +123,7 @@ def test_demo_personalize_and_save(setup, media_dir, tmp_path, capsys):
     a = np.stack(list(iter_frames(tmp_path / "a.mp4")))
     b = np.stack(list(iter_frames(tmp_path / "b.mp4")))
     assert a.shape == b.shape and np.array_equal(a, b)
-    assert "personalised" not in capsys.readouterr().out
+    assert "personalised" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [

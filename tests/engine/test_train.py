@@ -140,7 +140,7 @@ def test_imagenet_vgg_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
     params = {"loss_weights": {"perceptual": [10] * 5}, "vgg_weights": "imagenet"}
     vgg, line = build_vgg(params)
     assert "ImageNet" in line and str(tmp_path) in line
-    assert torch.equal(vgg.slices[0][0].weight, reference.features[0].weight)
+    assert torch.equal(vgg.taps.stack[0].weight, reference.features[0].weight)
 
 
 @pytest.mark.skipif(os.environ.get("STILLMOTION_SKIP_DDP") == "1", reason="DDP test disabled by env")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import video
+from errors import UserError
 from faces import get_backend
 from faces.mouth_motion import mouth_curve, mouth_opening, open_mouth
 from footage.photo_tracks import _photo_seed, plan_photo_clips
@@ -111,3 +112,15 @@ def test_photo_tracks_with_mouth_motion_are_written_as_synthetic_frames_makes_th
     assert any(not np.array_equal(w, p) for w, p in zip(written, plain))  # the mouth did move
     with pytest.raises(Exception, match="photo_mouth"):
         PreprocessOptions(photo_mouth=0.5).check()
+
+
+def test_photo_mouth_uses_the_chosen_face_backend(media_dir, tmp_path):
+    """--photo_mouth finds the mouth with --face_backend: one without landmarks (OpenCV) is named before any work."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(media_dir / "audrey.jpg", photos / "audrey.jpg")
+    options = PreprocessOptions(size=64, format="png", min_frames=16, photo_frames=16, photo_tracks=1,
+                                progress=False, photo_mouth=0.1, face_backend="opencv")
+    with pytest.raises(UserError, match="face backend 'opencv' gives no landmarks"):
+        build_dataset([], str(tmp_path / "out"), options, photos=[str(photos)])
+    assert not (tmp_path / "out").exists()

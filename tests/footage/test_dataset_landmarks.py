@@ -118,3 +118,15 @@ def test_landmarks_of_a_missing_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: dataset folder") and len(err.splitlines()) == 1
     assert not (tmp_path / "nope").exists()
+
+
+def test_landmarks_lists_the_dataset_once(annotated, tmp_path, capsys):
+    """A stray non-video entry is named in one warning line, not one per listing of the dataset."""
+    import preprocess
+
+    copy = tmp_path / "copy"
+    shutil.copytree(annotated, copy)
+    (copy / "train" / "notes.txt").write_text("not a video")
+    assert preprocess.main(["--output", str(copy), "--landmarks", "--quiet"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "ignoring 1 entries" in line]
+    assert len(warnings) == 1, warnings

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from modules.vgg import PYRAMID_LAYERS, SLICE_ENDS, VggFeatures, VggTaps, layer_index, layer_names
+from modules.vgg import PYRAMID_LAYERS, VggFeatures, VggTaps, layer_index, layer_names, random_vgg
 
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
@@ -26,15 +26,13 @@ def test_the_builder_matches_torchvision_and_the_names_match_the_layers(arch):
 def test_known_positions():
     assert [layer_index("vgg19", n) for n in PYRAMID_LAYERS] == [1, 6, 11, 20, 29]
     assert [layer_index("vgg16", n) for n in ("relu1_2", "relu2_2", "relu3_3", "relu4_3")] == [3, 8, 15, 22]
-    assert SLICE_ENDS == (2, 7, 12, 21, 30)
     with pytest.raises(ValueError, match="no layer 'relu5_4'"):
         layer_index("vgg16", "relu5_4")
 
 
 def test_taps_give_the_activations_of_a_manual_pass():
     torch.manual_seed(0)
-    vgg = VggFeatures("vgg16")
-    vgg.reset_random(3)
+    vgg = random_vgg("vgg16", 3)
     x = torch.rand(1, 3, 32, 32)
     taps = VggTaps(vgg.features, "vgg16", ("relu1_2", "relu3_3"))
     out = taps(x)
@@ -50,9 +48,15 @@ def test_taps_give_the_activations_of_a_manual_pass():
 
 
 def test_a_seed_gives_one_random_init():
-    a, b, c = VggFeatures("vgg16"), VggFeatures("vgg16"), VggFeatures("vgg16")
-    a.reset_random(0)
-    b.reset_random(0)
-    c.reset_random(1)
+    a, b, c = random_vgg("vgg16", 0), random_vgg("vgg16", 0), random_vgg("vgg16", 1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.features[0].weight, c.features[0].weight)
+
+
+def test_the_random_init_is_torchvisions_for_the_seed_and_leaves_the_global_state_alone():
+    torch.manual_seed(5)
+    reference = models.vgg16(weights=None).features  # torchvision's own init after the seed: the oracle
+    state = torch.random.get_rng_state()
+    ours = random_vgg("vgg16", 5)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(ours.features.state_dict().values(), reference.state_dict().values()))

@@ -310,9 +310,9 @@ def test_warm_started_frames_run_fewer_steps_and_stay_close_to_full_iteration_fr
 
 
 def test_precision_auto_uses_bf16_on_cpu_only_where_it_is_native(monkeypatch):
-    monkeypatch.setattr(stages.dream, "native_bf16_cpu", lambda: False)
+    monkeypatch.setattr(stages.dream, "bf16_native", lambda: False)
     assert DreamStage(**FAST).autocast_dtype is None
-    monkeypatch.setattr(stages.dream, "native_bf16_cpu", lambda: True)
+    monkeypatch.setattr(stages.dream, "bf16_native", lambda: True)
     stage = DreamStage(**FAST)
     assert stage.autocast_dtype == torch.bfloat16 and "bfloat16 (native on this CPU)" in stage.describe()
     assert DreamStage(precision="fp32", **FAST).autocast_dtype is None
