@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from faces import get_backend
 from faces.crop import crop_resize, resize_image
 from faces.mouth_motion import displacements, face_width, mouth_opening, open_mouth
 from video.image import to_float, to_uint8
@@ -41,6 +42,8 @@ class MouthRetarget:
     """
 
     def __init__(self, photo: np.ndarray, landmarks: np.ndarray, backend, gain: float = 1.0):
+        """landmarks: the photo's face, (68, 2) pixels. backend: the face backend that measures every frame
+        (for_photo gives it one that is quick on face crops)."""
         self.photo = photo
         self.photo_u8 = to_uint8(photo)
         self.landmarks = np.asarray(landmarks, np.float64)
@@ -52,9 +55,13 @@ class MouthRetarget:
         self.openings: list[float] = []  # the opening added to the photo at each frame (for reports and tests)
 
     @classmethod
-    def for_photo(cls, photo: np.ndarray, backend, box=None, gain: float = 1.0) -> MouthRetarget | None:
-        """A retarget for the face in `box` of the photo (the largest face when None), or None when the
-        backend finds no landmarks there."""
+    def for_photo(cls, photo: np.ndarray, backend, box=None, gain: float = 1.0,
+                  frames_backend=None) -> MouthRetarget | None:
+        """A retarget for the face in `box` of the photo (the largest face when None, found by `backend`), or
+        None when the backend finds no landmarks there. frames_backend measures the driving and output
+        frames (default: the preferred landmark backend without upsampling: a face crop enlarged to at least
+        LANDMARK_SIDE holds a face far above the HOG detector's 80-pixel floor, and no CNN fallback, which
+        costs seconds on every frame without a face, e.g. a hand over it)."""
         image = to_uint8(photo)
         x0, y0 = 0, 0
         if box is not None:
@@ -64,7 +71,9 @@ class MouthRetarget:
         marks = backend.landmarks(np.ascontiguousarray(image))
         if marks is None:
             return None
-        return cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), backend, gain)
+        if frames_backend is None:
+            frames_backend = get_backend("auto", landmarks=True, upsample=0)
+        return cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), frames_backend, gain)
 
     def opening(self, image: np.ndarray) -> float | None:
         """The mouth opening dlib measures on a face image (enlarged to LANDMARK_SIDE when smaller), or None
