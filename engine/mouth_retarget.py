@@ -73,7 +73,13 @@ class MouthRetarget:
             return None
         if frames_backend is None:
             frames_backend = get_backend("auto", landmarks=True, upsample=0)
-        return cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), frames_backend, gain)
+        retarget = cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), frames_backend, gain)
+        # the photo's own opening as the frames are measured (the same backend, on the same crop as the
+        # composer's output), so that the model's output at rest reads as adding nothing
+        measured = retarget.opening(image)
+        if measured is not None:
+            retarget.source_opening = measured
+        return retarget
 
     def opening(self, image: np.ndarray) -> float | None:
         """The mouth opening dlib measures on a face image (enlarged to LANDMARK_SIDE when smaller), or None

@@ -30,7 +30,7 @@ def test_the_added_opening_is_the_rise_above_the_lowest_opening_so_far():
 
 def test_the_photo_mouth_opens_by_the_driving_mouth_rise(media_dir, backend):
     photo = load_image(media_dir / "audrey.jpg")
-    retarget = MouthRetarget.for_photo(photo, backend)
+    retarget = MouthRetarget.for_photo(photo, backend, frames_backend=backend)  # measured as the oracle measures
     assert retarget is not None
     # the driving face: another real person, mouth as photographed, then opened by 0.08 face widths
     driver = to_uint8(load_image(media_dir / "obama.jpg"))
@@ -71,7 +71,7 @@ def test_only_the_opening_the_model_lacks_is_added(media_dir, backend):
     for frame in (driver, opened_driver):
         out = retarget.compose(shut, None, None, None, frame)
     wanted = retarget.last
-    assert retarget.openings == [0.0, pytest.approx(wanted)] and wanted > 0.04 and shut.calls == 3
+    assert retarget.openings == [0.0, pytest.approx(wanted)] and wanted > 0.03 and shut.calls == 3
     assert mouth_opening(backend.landmarks(to_uint8(out))) - retarget.source_opening == pytest.approx(wanted, abs=0.025)
     # a model that opens it by as much itself (dlib measures its output): nothing more is added
     retarget = MouthRetarget.for_photo(photo, backend)
