@@ -101,7 +101,11 @@ def browser(tmp_path):
 def upload(page, elem_id: str, path) -> None:
     """Replace the value of a Gradio File or Video input (the bundled sample at first) with an upload."""
     box = page.locator(f"#{elem_id}")
-    box.get_by_role("button", name="Clear").click()
+    clear = box.get_by_role("button", name="Clear")
+    clear.click()
+    # the emptied input renders its drop zone anew: wait for it, so that the file goes to the new input (on a
+    # busy machine, e.g. beside other test workers, the re-render could otherwise come after it, and drop it)
+    clear.wait_for(state="detached", timeout=60_000)
     box.locator("input[type=file]").set_input_files(str(path))
 
 
@@ -152,7 +156,7 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     bad = tmp_path / "holiday.jpg"
     shutil.copy(uploads / "not_an_image.jpg", bad)
     upload(page, "photo", bad)
-    page.locator("#photo").get_by_text("holiday.jpg").wait_for()
+    page.locator("#photo").get_by_text("holiday.jpg").wait_for(timeout=60_000)
     page.locator("#animate").click()
     toast = page.locator(".toast-body").filter(has_text="cannot read image")
     toast.wait_for(timeout=60_000)
