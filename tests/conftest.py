@@ -1,8 +1,16 @@
 """Shared pytest fixtures: where the golden data and the real media live."""
 import logging
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one worker per core (pyproject.toml addopts): torch's default of one thread per core
+    # in every worker would oversubscribe the cores. The programs the tests start inherit the setting.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -38,8 +46,6 @@ def restored_logging():
 @pytest.fixture(scope="session", autouse=True)
 def isolated_torch_home(tmp_path_factory):
     """Tests never read or write the user's torch hub cache: TORCH_HOME points at an empty folder."""
-    import os
-
     previous = os.environ.get("TORCH_HOME")
     os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch_home"))
     yield

@@ -31,6 +31,32 @@ def assert_same_state(a, b):
                 assert torch.equal(torch.as_tensor(sa[i][k]), torch.as_tensor(sb[i][k])), f"{name}[{i}].{k} differs"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_random_vgg_build():
+    """The trainings here all ask for the same seeded random VGG19 loss network (small_config: vgg_weights=random):
+    engine.perceptual.build_vgg builds it once per (seed, weights) for the module, and each training gets its own
+    copy. Building a whole torchvision vgg19 takes ~1.5 s, longer than most of these trainings' steps;
+    build_vgg's random weights are the same for the same seed (tests/engine/test_perceptual.py)."""
+    import copy
+
+    import engine.train as T
+
+    real, built = T.build_vgg, {}
+
+    def build_once(train_params, seed=0):
+        if train_params.get("vgg_weights") != "random" or train_params.get("perceptual_network", "vgg19") != "vgg19":
+            return real(train_params, seed=seed)
+        key = (seed, tuple(train_params["loss_weights"]["perceptual"]))
+        if key not in built:
+            built[key] = real(train_params, seed=seed)
+        vgg, line = built[key]
+        return copy.deepcopy(vgg), line
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(T, "build_vgg", build_once)
+        yield
+
+
 @pytest.fixture(scope="module")
 def six_step_run(tiny_dataset, tmp_path_factory):
     """One 6-step training (2 epochs of 3 steps, golden-64 on the tiny dataset), shared by the tests that
