@@ -80,14 +80,21 @@ def test_checkpoint_without_discriminator_loads(tmp_path):
         assert torch.equal(v, fresh_discriminator[k]), f"discriminator.{k} changed without weights to load"
 
 
-def test_strict_false_loads_what_matches_and_warns_about_the_rest(tmp_path, caplog):
-    torch.manual_seed(0)
+def _checkpoint_missing_one_key_with_one_extra(path):
+    """An original-format golden-64 checkpoint at `path` without generator final.bias and with an unknown
+    extra.weight; returns the networks it was saved from."""
     nets = build_networks(model_params("golden-64"))
     state = original_format(nets)
     state["generator"].pop("final.bias")
     state["generator"]["extra.weight"] = torch.zeros(1)
-    path = tmp_path / "partial.pth"
     torch.save(state, path)
+    return nets
+
+
+def test_strict_false_loads_what_matches_and_warns_about_the_rest(tmp_path, caplog):
+    torch.manual_seed(0)
+    path = tmp_path / "partial.pth"
+    nets = _checkpoint_missing_one_key_with_one_extra(path)
     torch.manual_seed(1)
     dst = build_networks(model_params("golden-64"))
     fresh_bias = dst.generator.final.bias.detach().clone()
@@ -113,12 +120,8 @@ def test_checkpoint_for_another_config_names_the_config_that_fits(tmp_path):
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path):
-    nets = build_networks(model_params("golden-64"))
-    state = original_format(nets)
-    state["generator"].pop("final.bias")
-    state["generator"]["extra.weight"] = torch.zeros(1)
     path = tmp_path / "broken.pth"
-    torch.save(state, path)
+    _checkpoint_missing_one_key_with_one_extra(path)
     with pytest.raises(UserError, match=r"1 missing keys \(final.bias\).*1 unexpected keys \(extra.weight\)"):
         load_networks(path, build_networks(model_params("golden-64")))
 
