@@ -46,6 +46,7 @@ from errors import UserError
 from evaluation import MetricContext, Stats, build_metrics, metric_names
 from evaluation.metrics import METRICS
 from evaluation.report import UNAVAILABLE, format_table, write_csv, write_json, write_tensorboard
+from faces import get_backend
 from faces.crop import resize_image
 from footage import FramesDataset
 from footage.sources import video_fps, video_stem
@@ -105,7 +106,9 @@ class System:
             reference = next(self.animator.run([first], initial=initial, return_motion=True))
             self.composer = FullResComposer(first, None, model_source, reference.image,
                                             reference_occlusion=reference.occlusion)
-            self.mouth = MouthRetarget.for_photo(first, _landmark_backend()) if self.mouth_retarget else None
+            self.mouth = None
+            if self.mouth_retarget:
+                self.mouth = MouthRetarget.for_photo(first, get_backend("auto", landmarks=True))
         return initial
 
     def generate(self, first: np.ndarray, frames: list[np.ndarray], initial) -> list[np.ndarray]:
@@ -123,12 +126,6 @@ class System:
             else:
                 out.append(upscaled(animated.image, size))
         return out
-
-
-def _landmark_backend():
-    from faces import get_backend
-
-    return get_backend("auto", landmarks=True)
 
 
 def upscaled(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
