@@ -48,7 +48,7 @@ def test_onnxruntime_demo_matches_the_torch_demo(bundled_onnx, clip, media_dir, 
     driving = probe(clip)
     assert len(ort_frames) == len(torch_frames) == driving.num_frames >= 20
     worst = max(float(np.abs(a - b).max()) for a, b in zip(ort_frames, torch_frames))
-    assert worst <= 1e-4  # floats in [0, 1]: the same picture to well under one 8-bit level
+    assert worst <= 4e-4  # floats in [0, 1]: the same picture to a tenth of one 8-bit level (1/255)
     assert np.abs(torch_frames[0] - torch_frames[-1]).max() > 0.05  # the clip moves: a mix-up would show
     for path in (torch_file, ort_file):
         info = probe(path)

@@ -98,15 +98,27 @@ def browser(tmp_path):
             context.close()
 
 
-def upload(page, elem_id: str, path) -> None:
-    """Replace the value of a Gradio File or Video input (the bundled sample at first) with an upload."""
+def upload(page, elem_id: str, path, shown) -> None:
+    """Replace the value of a Gradio File or Video input (the bundled sample at first) with an upload; `shown` is
+    the locator that appears once the upload is in."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = page.locator(f"#{elem_id}")
     clear = box.get_by_role("button", name="Clear")
     clear.click()
-    # the emptied input renders its drop zone anew: wait for it, so that the file goes to the new input (on a
-    # busy machine, e.g. beside other test workers, the re-render could otherwise come after it, and drop it)
+    # the emptied input renders its drop zone anew: wait for it, so that the file goes to the new input
     clear.wait_for(state="detached", timeout=60_000)
-    box.locator("input[type=file]").set_input_files(str(path))
+    # On a busy machine (beside other test workers) Gradio's front end can render the drop zone once more after
+    # the file is handed to it, and the file is dropped (seen 3 times in 6 runs beside a second worker, and
+    # in a full run on a fresh machine). A user drops the file again; so does the test, at most three times.
+    for attempt in range(3):
+        box.locator("input[type=file]").set_input_files(str(path))
+        try:
+            shown.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, media_dir, tmp_path):
@@ -118,9 +130,8 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     page.locator("#animate").wait_for(timeout=30_000)
     page.evaluate(WATCH_PROGRESS)
 
-    upload(page, "photo", media_dir / "audrey.jpg")
-    upload(page, "driving", uploads / "wolfgang2.mp4")
-    page.locator("#driving video").wait_for(timeout=30_000)  # the upload is in
+    upload(page, "photo", media_dir / "audrey.jpg", page.locator("#photo").get_by_text("audrey.jpg"))
+    upload(page, "driving", uploads / "wolfgang2.mp4", page.locator("#driving video"))
     page.locator("#animate").click()
     link = page.locator("#download a[download]")
     link.wait_for(timeout=120_000)
@@ -160,8 +171,7 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     page.locator("#animate").wait_for(timeout=30_000)
     bad = tmp_path / "holiday.jpg"
     shutil.copy(uploads / "not_an_image.jpg", bad)
-    upload(page, "photo", bad)
-    page.locator("#photo").get_by_text("holiday.jpg").wait_for(timeout=60_000)
+    upload(page, "photo", bad, page.locator("#photo").get_by_text("holiday.jpg"))
     page.locator("#animate").click()
     toast = page.locator(".toast-body").filter(has_text="cannot read image")
     toast.wait_for(timeout=60_000)

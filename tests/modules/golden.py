@@ -19,6 +19,13 @@ from tests.conftest import GOLDEN
 ATOL = 1e-5
 RTOL = 1e-5
 TOL = ATOL
+# Where float32 itself cannot hold 1e-5: the discriminator's instance norm divides by a channel's standard
+# deviation, and on a nearly flat channel (the generator's smooth prediction) that multiplies a float32
+# rounding step by up to 1e3. The reference's own float32 values are then 7e-4 from the float64 result, and
+# ours, on another CPU's kernels, as far on the other side. `float32_noise` measures that floor on this
+# machine (the same network run in float64); only a tensor whose floor exceeds ATOL gets NOISE_FACTOR times
+# it on top. A real difference (a wrong eps, slope or layer) moves these maps by 1e-2 to 1 and still fails.
+NOISE_FACTOR = 3
 
 
 @lru_cache(maxsize=1)
@@ -47,18 +54,47 @@ def fresh(mode="eval", variant=None, **extra_common):
     return nets
 
 
-def assert_close(actual, expected, name, tol=ATOL, rtol=RTOL):
-    """Recursively compare dicts/lists/tensors to tol + rtol * |expected|; names the first mismatch."""
+def _to_double(value):
+    if isinstance(value, dict):
+        return {k: _to_double(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_double(v) for v in value)
+    return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+
+def _gap(a, b):
+    if isinstance(a, dict):
+        return {k: _gap(a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)):
+        return [_gap(x, y) for x, y in zip(a, b)]
+    return (a.double() - b).abs().max().item() if isinstance(a, torch.Tensor) and a.is_floating_point() else 0.0
+
+
+def float32_noise(net, *args, **kwargs):
+    """Per tensor of net's output: max |float32 - float64|, the rounding floor of this computation here."""
+    with torch.no_grad():
+        out32 = net(*args, **kwargs)
+        out64 = copy.deepcopy(net).double()(*_to_double(args), **_to_double(kwargs))
+    return _gap(out32, out64)
+
+
+def assert_close(actual, expected, name, tol=ATOL, rtol=RTOL, noise=None):
+    """Recursively compare dicts/lists/tensors to tol + rtol * |expected|; names the first mismatch.
+
+    noise: float32_noise's structure for `actual`; a tensor whose float32 floor exceeds tol may differ by
+    NOISE_FACTOR times that floor more."""
     if isinstance(expected, dict):
         for key in expected:
             assert key in actual, f"{name}: missing key {key!r} (have {sorted(actual)})"
-            assert_close(actual[key], expected[key], f"{name}.{key}", tol, rtol)
+            assert_close(actual[key], expected[key], f"{name}.{key}", tol, rtol, None if noise is None else noise[key])
         return
     if isinstance(expected, (list, tuple)):
         assert len(actual) == len(expected), f"{name}: length {len(actual)} != {len(expected)}"
         for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_close(a, e, f"{name}[{i}]", tol, rtol)
+            assert_close(a, e, f"{name}[{i}]", tol, rtol, None if noise is None else noise[i])
         return
+    if noise is not None and noise > tol:
+        tol = tol + NOISE_FACTOR * noise
     if isinstance(expected, torch.Tensor):
         actual = torch.as_tensor(actual)
         assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
