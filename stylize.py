@@ -53,7 +53,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    console(logging.WARNING)
+    console(logging.WARNING)  # warnings, the stage lines (stages.pipeline, unless --quiet) and the result line:
+    logging.getLogger("stages.stylize_video").setLevel(logging.INFO)
     return run_cli(lambda a: run(parse_args(a)), argv)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from errors import UserError
 from stages.params import load_stage_params
 
+log = logging.getLogger(__name__)  # the result line; stylize.py shows it on stderr
+
 
 @dataclass
 class StylizeOptions:
@@ -75,5 +77,5 @@ def stylize_video(options: StylizeOptions) -> int:
                                 "pass another --input or a smaller --start")
     finally:
         stage_lines.setLevel(level)  # a long-lived caller (the web app) runs the next job with its own
-    print(f"wrote {writer.num_frames} frames at {info.fps:.3f} fps to {options.output}")
+    log.info("wrote %d frames at %.3f fps to %s", writer.num_frames, info.fps, options.output)
     return 0

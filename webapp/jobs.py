@@ -226,7 +226,7 @@ class Jobs:
             result = folder / "result.mp4"
             argv = stylize_argv(video, str(result), stages, max_side=max_side, device=self._stage_device())
             log = io.StringIO()
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), captured(log):
+            with contextlib.redirect_stderr(log), captured(log):  # the progress bar, and the log lines
                 stylize.run(stylize.parse_args(argv))
             name = f"{Path(video).stem}-{'-'.join(stages.names)}.mp4"
             return self.results.add(result, name), public(log.getvalue())

