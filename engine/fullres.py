@@ -27,6 +27,8 @@ colour correction) upsampled. With no motion (the deformation is the identity) t
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -65,18 +67,31 @@ def upsample_linear(field: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     padded[:, :, -1] = 2 * padded[:, :, -2] - padded[:, :, -3]
     padded[:, :, :, 0] = 2 * padded[:, :, :, 1] - padded[:, :, :, 2]
     padded[:, :, :, -1] = 2 * padded[:, :, :, -2] - padded[:, :, :, -3]
-    height, width = int(size[0]), int(size[1])
-    h, w = field.shape[2:]
-    # output pixel centres in the padded field's cell indices, then align_corners=True coordinates
-    ys = ((torch.arange(height, dtype=field.dtype) + 0.5) / height * h - 0.5 + 1) / (h + 1) * 2 - 1
-    xs = ((torch.arange(width, dtype=field.dtype) + 0.5) / width * w - 0.5 + 1) / (w + 1) * 2 - 1
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None].expand(field.shape[0], -1, -1, -1)
-    return F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    grid = _upsample_grid(*field.shape[2:], int(size[0]), int(size[1]), field.dtype)
+    return F.grid_sample(padded, grid.expand(field.shape[0], -1, -1, -1), mode="bilinear", padding_mode="border",
+                         align_corners=True)
+
+
+@lru_cache(maxsize=8)
+def _upsample_grid(h: int, w: int, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+    """upsample_linear's (1, height, width, 2) sampling grid: the output pixel centres in the padded h x w
+    field's cell indices, as align_corners=True coordinates (the same for every frame of a video)."""
+    ys = ((torch.arange(height, dtype=dtype) + 0.5) / height * h - 0.5 + 1) / (h + 1) * 2 - 1
+    xs = ((torch.arange(width, dtype=dtype) + 0.5) / width * w - 0.5 + 1) / (w + 1) * 2 - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
 
 
 def smoothstep(values: torch.Tensor, low: float, high: float) -> torch.Tensor:
     t = ((values - low) / max(high - low, 1e-6)).clamp(0, 1)
     return t * t * (3 - 2 * t)
+
+
+class FrameMotion(NamedTuple):
+    """FullResComposer.motion's result for one frame (tensors at the output size)."""
+    grid: torch.Tensor  # (1, H, W, 2) where each output pixel samples the photo
+    painted: torch.Tensor  # (1, 3, H, W) the generator's layer
+    light: torch.Tensor | None  # (1, 3, H, W) the shading added to the sharp warp, or None
+    alpha: torch.Tensor  # (1, 1, H, W) the sharp warp's weight
 
 
 class FullResComposer:
@@ -117,8 +132,9 @@ class FullResComposer:
     # ------------------------------------------------------------------ coordinates
 
     @staticmethod
-    def fraction_field(deformation: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        """(1, 2, H, W): where each output pixel comes from, as a fraction [0, 1] of the source frame (x, y).
+    def fraction_field(deformation: np.ndarray, size: tuple[int, int] | None) -> torch.Tensor:
+        """(1, 2, H, W): where each output pixel comes from, as a fraction [0, 1] of the source frame (x, y);
+        size None: at the deformation's own size.
 
         FOMM's coordinates are those of its coordinate grid: -1 and 1 are the centres of the first and last
         cells of the h x w grid the keypoints and the deformation live on. Mapping them to those cell centres
@@ -128,18 +144,24 @@ class FullResComposer:
         field = torch.from_numpy(np.ascontiguousarray(deformation, dtype=np.float32))[None].permute(0, 3, 1, 2)
         cells = torch.tensor([field.shape[3], field.shape[2]], dtype=torch.float32).view(1, 2, 1, 1)
         fraction = (0.5 + (field + 1) / 2 * (cells - 1)) / cells
-        if fraction.shape[2:] != tuple(size):
+        if size is not None and fraction.shape[2:] != tuple(size):
             fraction = upsample_linear(fraction, size)
         return fraction
 
     def photo_grid(self, deformation: np.ndarray) -> torch.Tensor:
-        """(1, out_h, out_w, 2) sampling grid into the whole photo (align_corners=False coordinates)."""
-        fraction = self.fraction_field(deformation, (self.out_h, self.out_w)).permute(0, 2, 3, 1)
+        """(1, out_h, out_w, 2) sampling grid into the whole photo (align_corners=False coordinates).
+
+        The map from fractions of the box to the photo's grid coordinates is affine, and the upsampling is
+        linear with weights that sum to one, so the map is applied at the field's own size, then upsampled."""
+        fraction = self.fraction_field(deformation, None)
         x0, y0, x1, y1 = self.box
         height, width = self.photo.shape[2:]
-        px = x0 + fraction[..., 0] * (x1 - x0)
-        py = y0 + fraction[..., 1] * (y1 - y0)
-        return torch.stack([px / width * 2 - 1, py / height * 2 - 1], dim=-1)
+        scale = torch.tensor([(x1 - x0) / width * 2, (y1 - y0) / height * 2]).view(1, 2, 1, 1)
+        offset = torch.tensor([x0 / width * 2 - 1, y0 / height * 2 - 1]).view(1, 2, 1, 1)
+        grid = fraction * scale + offset
+        if grid.shape[2:] != (self.out_h, self.out_w):
+            grid = upsample_linear(grid, (self.out_h, self.out_w))
+        return grid.permute(0, 2, 3, 1).contiguous()
 
     def _model_warp(self, image: torch.Tensor, deformation: np.ndarray) -> torch.Tensor:
         """An image at the model's size warped along the deformation, border-padded."""
@@ -183,24 +205,39 @@ class FullResComposer:
         return smoothstep(1.0 - radius, 0.0, 0.2)[:, None]
 
     @torch.inference_mode()
-    def compose(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
-                shading: bool = True, photo: np.ndarray | None = None, trusted=None,
-                trusted_weight: float = 1.0) -> np.ndarray:
-        """One output frame, (out_h, out_w, 3) float32 in [0, 1].
+    def motion(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
+               shading: bool = True) -> FrameMotion:
+        """What a frame's output takes from the model: the sampling grid into the photo, the painted
+        (generator) layer, the shading carried onto the sharp warp, and the weight of the sharp warp. blend()
+        makes the frame from it and a photo; the same motion serves any version of the photo."""
+        grid = self.photo_grid(deformation)
+        pred = _image_tensor(prediction)
+        moved = self._model_warp(self.moved, deformation)  # one grid for both
+        painted = self._up(pred + moved[:, :3])
+        # the zero-motion redraw moved along: what the prediction would be with no new shading
+        light = self._up(_gaussian_blur(pred - moved[:, 3:], self.sigma)) if shading else None
+        return FrameMotion(grid, painted, light, self.weight(occlusion, grid, deformation))
+
+    @torch.inference_mode()
+    def blend(self, motion: FrameMotion, photo: np.ndarray | None = None, trusted=None,
+              trusted_weight: float = 1.0) -> np.ndarray:
+        """One output frame, (out_h, out_w, 3) float32 in [0, 1], from motion() and the photo.
 
         photo: this frame's version of the source photo (same size; e.g. with the mouth opened by
         engine.mouth_retarget), instead of the one given at construction. trusted: a box (photo pixels)
         where the sharp warp's weight is at least `trusted_weight`, whatever the occlusion map says."""
-        grid = self.photo_grid(deformation)
         source = self.photo if photo is None else _image_tensor(photo)
-        sharp = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
-        pred = _image_tensor(prediction)
-        moved = self._model_warp(self.moved, deformation)  # one grid for both
-        painted = self._up(pred + moved[:, :3])
-        if shading:  # the zero-motion redraw moved along: what the prediction would be with no new shading
-            sharp = sharp + self._up(_gaussian_blur(pred - moved[:, 3:], self.sigma))
-        alpha = self.weight(occlusion, grid, deformation)
+        sharp = F.grid_sample(source, motion.grid, mode="bicubic", padding_mode="border", align_corners=False)
+        if motion.light is not None:
+            sharp = sharp + motion.light
+        alpha = motion.alpha
         if trusted is not None:
-            alpha = torch.maximum(alpha, float(trusted_weight) * self.region_weight(grid, trusted))
-        out = alpha * sharp + (1 - alpha) * painted
+            alpha = torch.maximum(alpha, float(trusted_weight) * self.region_weight(motion.grid, trusted))
+        out = alpha * sharp + (1 - alpha) * motion.painted
         return np.ascontiguousarray(_image_array(out.clamp(0, 1)))
+
+    def compose(self, prediction: np.ndarray, deformation: np.ndarray, occlusion: np.ndarray | None,
+                shading: bool = True, photo: np.ndarray | None = None, trusted=None,
+                trusted_weight: float = 1.0) -> np.ndarray:
+        """One output frame: blend(motion(...)) (see both)."""
+        return self.blend(self.motion(prediction, deformation, occlusion, shading), photo, trusted, trusted_weight)

@@ -117,7 +117,8 @@ class MouthRetarget:
         missing is added to the photo before composing again. So a model that opens the mouth itself (a
         face it trained on, a stronger checkpoint) is not opened twice; one that does not gets all of it."""
         wanted = self.added(self.driving_opening(frame, box))
-        out = composer.compose(prediction, deformation, occlusion)
+        motion = composer.motion(prediction, deformation, occlusion)  # once: only the photo changes below
+        out = composer.blend(motion)
         extra = 0.0
         if wanted > 0:
             shown = self.opening(out)
@@ -127,8 +128,8 @@ class MouthRetarget:
             return out
         # a small addition (the model opened most of it, or landmark jitter) leaves the model's own mouth
         # mostly in place; from FULL_TRUST on, the opened photo replaces it
-        return composer.compose(prediction, deformation, occlusion, photo=self.opened_photo(extra),
-                                trusted=self.mouth_box(extra), trusted_weight=min(1.0, extra / FULL_TRUST))
+        return composer.blend(motion, photo=self.opened_photo(extra), trusted=self.mouth_box(extra),
+                              trusted_weight=min(1.0, extra / FULL_TRUST))
 
     def mouth_box(self, extra: float, margin: float = 0.15) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) photo pixels around the mouth as opened by `extra` (where the composer must trust
