@@ -48,15 +48,27 @@ class VggFeatures(nn.Module):
 
 def random_vgg(arch: str = "vgg19", seed: int | None = None) -> VggFeatures:
     """The one random VGG: torchvision's own init (kaiming-normal (fan_out, relu) convs, zero biases), drawn
-    while the whole network, classifier included, is built, so a seed gives the features that
+    after the whole network, classifier included, is built, so a seed gives the features that
     torch.manual_seed(seed); torchvision.models.<arch>(weights=None) gives (the reference FOMM's loss network
     under its golden seed). seed None draws from the global random state, as torchvision does; with a seed
     the global random state is left as it was."""
     if seed is None:
-        return VggFeatures(arch, getattr(models, arch)(weights=None).features)
+        return VggFeatures(arch, _torchvision_init(arch))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return VggFeatures(arch, getattr(models, arch)(weights=None).features)
+        return VggFeatures(arch, _torchvision_init(arch))
+
+
+def _torchvision_init(arch: str) -> nn.Sequential:
+    """The features of torchvision's <arch>(weights=None), drawn in its order: the layers' default inits as
+    the network is built, then its init pass, which reaches the features first. The pass's remaining draws
+    (the classifier's 120M normal weights, which the features never see) are left out: half the time."""
+    net = getattr(models, arch)(weights=None, init_weights=False)
+    for layer in net.features:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    return net.features
 
 
 class VggTaps(nn.Module):

@@ -58,12 +58,21 @@ def isolated_torch_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bundled_onnx(tmp_path_factory) -> Path:
     """The bundled model exported to ONNX once per session (python -m engine.export --onnx; ~10 s)."""
+    from filelock import FileLock
+
     from engine.export import BUNDLED
     from engine.inference import load_model
     from engine.onnx_export import export_onnx
 
-    folder = tmp_path_factory.mktemp("onnx") / "vox-128"
-    export_onnx(load_model(BUNDLED, device="cpu"), folder)
+    # once per run, not once per xdist worker: the workers' temp folders sit in this run's own folder
+    # (without xdist the base is this run's folder itself; its parent holds earlier runs)
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = run / "onnx-vox-128"
+    with FileLock(str(run / "onnx-vox-128.lock")):
+        if not (run / "onnx-vox-128.done").is_file():
+            export_onnx(load_model(BUNDLED, device="cpu"), folder)
+            (run / "onnx-vox-128.done").touch()
     return folder
 
 

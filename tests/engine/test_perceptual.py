@@ -17,5 +17,7 @@ def test_auto_is_random_without_the_cached_file_and_imagenet_with_it(tmp_path, m
     torch.manual_seed(5)
     reference = vgg19(weights=None)
     torch.save(reference.state_dict(), tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth")
-    vgg, line = build_vgg({**PARAMS, "vgg_weights": "auto"})
-    assert "ImageNet" in line and torch.equal(vgg.taps.stack[0].weight, reference.features[0].weight)
+    for words in ("auto", "imagenet"):  # with the file cached, both load it, and say from where
+        vgg, line = build_vgg({**PARAMS, "vgg_weights": words})
+        assert "ImageNet" in line and str(tmp_path) in line
+        assert torch.equal(vgg.taps.stack[0].weight, reference.features[0].weight)
