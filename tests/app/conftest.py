@@ -16,8 +16,8 @@ def ffmpeg(*args):
 def uploads(tmp_path_factory, media_dir):
     """A real clip with audio, and the bad uploads of issue 16: not an image, no frames, no face, too big, too long."""
     folder = tmp_path_factory.mktemp("app_uploads")
-    ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 1, "-c:v", "libx264", "-c:a", "aac",
-           folder / "wolfgang.mp4")  # 1 s (24 frames at 23.976 fps) with its AAC audio
+    ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 0.5, "-c:v", "libx264", "-c:a", "aac",
+           folder / "wolfgang.mp4")  # 0.5 s (12 frames at 23.976 fps) with its AAC audio
     ffmpeg("-i", media_dir / "WolfgangLanger_Pexels.mp4", "-t", 2, "-c:v", "libx264", "-c:a", "aac",
            folder / "wolfgang2.mp4")  # 2 s (48 frames): long enough to watch the progress bar
     ffmpeg("-ss", 10, "-i", folder / "wolfgang.mp4", "-an", "-c", "copy", folder / "no_frames.mp4")
