@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 
 import cv2
 import numpy as np
@@ -30,6 +31,19 @@ def _load_model(kind: str, path: str):
     loader = {"shape": dlib.shape_predictor, "embedding": dlib.face_recognition_model_v1,
               "cnn": dlib.cnn_face_detection_model_v1}[kind]
     return loader(path)
+
+
+_THREAD = threading.local()
+
+
+def _hog_detector():
+    """dlib's HOG face detector, built once per thread (0.2 s each time; dlib's detectors keep scratch buffers,
+    so two threads never share one)."""
+    if not hasattr(_THREAD, "hog"):
+        import dlib
+
+        _THREAD.hog = dlib.get_frontal_face_detector()
+    return _THREAD.hog
 
 
 def to_rect(box: Box):
@@ -97,9 +111,7 @@ class DlibBackend(FaceBackend):
     def _model(self, key: str):
         if key not in self._models:
             if key == "hog":
-                import dlib
-
-                self._models[key] = dlib.get_frontal_face_detector()
+                self._models[key] = _hog_detector()
             else:
                 kind, name = {"cnn": ("cnn", DLIB_CNN_DETECTOR),
                               "shape68": ("shape", DLIB_LANDMARKS_68),

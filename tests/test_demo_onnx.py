@@ -32,8 +32,10 @@ def run_demo(monkeypatch, tmp_path, name, *extra, source, driving):
 
     monkeypatch.setattr(VideoWriter, "write", recording_write)
     result = tmp_path / name
+    # without the mouth retarget: it runs after either runtime, on their frames (dlib's landmarks and thresholds
+    # would only turn a 1e-4 difference into a jump; tests/engine/test_mouth_retarget.py covers it)
     code = demo.main(["--source", str(source), "--driving", str(driving), "--result_video", str(result),
-                      "--device", "cpu", "--batch_size", "5", *extra])
+                      "--device", "cpu", "--batch_size", "5", "--no-mouth_retarget", *extra])
     return code, written, result
 
 
