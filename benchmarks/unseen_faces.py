@@ -22,6 +22,9 @@ written videos at the photo's own resolution:
                      roll and yaw (benchmarks/motion_transfer.py's landmark signals); mouth amp is the
                      result's mouth-opening std / the driving's
   seconds            wall time of demo.py on the real clip
+  --keep DIR         keeps, per photo and row, the animation (PHOTO-ROW.mp4) and its per-frame landmark
+                     signals next to the driving clip's (PHOTO-ROW.csv: frame, driving and result mouth
+                     opening, roll, yaw; empty where dlib found no face)
   personalise (s)    with --personalize N (rows "fullres+pN"): the seconds demo.py --personalize N spent
                      fine-tuning on the photo (its own report); the still run personalises and saves the model
                      (--save_personalized), the real-clip run loads it (--checkpoint), so both use the same
@@ -33,6 +36,7 @@ import argparse
 import io
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -149,11 +153,31 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
     sharp = float(np.mean([sharpness(face_region(f, face.box)) for f in frames])) / sharpness(source_face)
     result = tmp / f"anim-{mode}.mp4"
     seconds = run_demo([*common, *model, "--driving", args.driving, "--result_video", str(result)])
-    corr, amplitude, count = correlations(driving_signals, signals(result, backend))
+    result_signals = signals(result, backend)
+    corr, amplitude, count = correlations(driving_signals, result_signals)
+    if args.keep:
+        keep(Path(args.keep), f"{Path(photo_path).stem}-{mode}{f'+p{personalize}' if personalize else ''}",
+             result, driving_signals, result_signals)
     reference = backend.embedding(to_uint8(photo))
     return dict(zero_psnr=zero_psnr, sharpness=sharp, identity=identity_distance(result, reference, backend),
                 mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds,
                 personalise=personalise_seconds)
+
+
+def keep(folder: Path, name: str, video: Path, driving: np.ndarray, result: np.ndarray) -> None:
+    """--keep: the animation and its per-frame signals beside the driving clip's, as name.mp4 and name.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(video, folder / f"{name}.mp4")
+
+    def cell(value: float) -> str:
+        return "" if np.isnan(value) else f"{value:.5f}"
+
+    lines = ["frame,driving_mouth,result_mouth,driving_roll,result_roll,driving_yaw,result_yaw"]
+    for index in range(max(len(driving), len(result))):
+        d = driving[index] if index < len(driving) else (np.nan,) * 3
+        r = result[index] if index < len(result) else (np.nan,) * 3
+        lines.append(",".join([str(index), *(cell(v) for pair in zip(d, r) for v in pair)]))
+    (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
 
 
 def photo_face(photo: np.ndarray, backend):
@@ -194,6 +218,8 @@ def main(argv=None) -> int:
     p.add_argument("--still_frames", type=int, default=8, help="frames of the motionless clip (default 8)")
     p.add_argument("--demo_flag", action="append", default=[], metavar="FLAG",
                    help="pass a flag on to demo.py, e.g. --demo_flag=--no_crop (repeatable)")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="keep each animation and its per-frame signals (PHOTO-ROW.mp4, PHOTO-ROW.csv) in DIR")
     args = p.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for mode in modes:
