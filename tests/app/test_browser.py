@@ -109,11 +109,10 @@ def upload(page, elem_id: str, path, shown) -> None:
     clear.click()
     # the emptied input renders its drop zone anew: wait for it, so that the file goes to the new input
     clear.wait_for(state="detached", timeout=60_000)
-    # On a busy machine (beside other test workers) Gradio's front end can render the drop zone once more after
-    # the file is handed to it, and the file is dropped (seen 3 times in 6 runs beside a second worker, and
-    # in a full run on a fresh machine). A user drops the file again; so does the test, at most three times.
-    # The drop zone's file input is gone once the component holds the file: then the upload is in, only slow to
-    # show on a loaded machine, and the test waits for it instead of dropping again.
+    # The file is in when the component lists it: its row is labelled with the file name. (The listed name is
+    # two texts, stem and extension; waiting for the name as one text timed out beside busy test workers with
+    # the file listed, screenshot seen.) Should the front end re-render the drop zone after the file was handed
+    # to it, the file is dropped again, at most three times; with the drop zone gone, the upload is in.
     drop_zone = box.locator("input[type=file]")
     for attempt in range(3):
         drop_zone.set_input_files(str(path))
@@ -141,7 +140,7 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     photo_file = tmp_path / "upload" / "audrey.jpg"
     photo_file.parent.mkdir()
     Image.open(media_dir / "audrey.jpg").reduce(2).save(photo_file, quality=95)
-    upload(page, "photo", photo_file, page.locator("#photo").get_by_text("audrey.jpg"))
+    upload(page, "photo", photo_file, page.locator("#photo").get_by_label("audrey.jpg", exact=True))
     upload(page, "driving", uploads / "wolfgang2.mp4", page.locator("#driving video"))
     page.locator("#animate").click()
     link = page.locator("#download a[download]")
@@ -182,7 +181,7 @@ def test_animate_in_the_browser_and_download_the_mp4(app, browser, uploads, medi
     page.locator("#animate").wait_for(timeout=30_000)
     bad = tmp_path / "holiday.jpg"
     shutil.copy(uploads / "not_an_image.jpg", bad)
-    upload(page, "photo", bad, page.locator("#photo").get_by_text("holiday.jpg"))
+    upload(page, "photo", bad, page.locator("#photo").get_by_label("holiday.jpg", exact=True))
     page.locator("#animate").click()
     toast = page.locator(".toast-body").filter(has_text="cannot read image")
     toast.wait_for(timeout=60_000)
