@@ -12,6 +12,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
+# face_alignment decodes its heatmaps with two numba-jitted loops over the 68 points; compiling them costs
+# 6 s of the one test that runs FAN (random weights, plumbing only), running them as Python a few ms. Set
+# before face_alignment imports numba (at collection).
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 GOLDEN = SHARED / "golden"
