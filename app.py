@@ -1,6 +1,6 @@
 """Command line for the local web app: animate a photo (demo.py) or stylize a video (stylize.py) in the browser.
 
-  python app.py                                   # http://127.0.0.1:7860, prints the address
+  python app.py                                   # http://127.0.0.1:7860, says the address (stderr)
   python app.py --port 8000 --max_video_seconds 120 --max_photo_megapixels 24
 Nothing leaves this computer: no analytics, no share link, no fonts from the internet. Each job runs in its
 own temp folder, removed when it ends; the app's temp folder goes when the app stops. Limits also come from
@@ -9,6 +9,7 @@ STILLMOTION_APP_MAX_UPLOAD_MB, STILLMOTION_APP_MAX_PHOTO_MEGAPIXELS and STILLMOT
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
@@ -17,6 +18,9 @@ import tempfile
 from pathlib import Path
 
 from errors import UserError, run_cli
+from reporting import console
+
+log = logging.getLogger("app")  # the address line; jobs report through their own captured logs
 
 ROOT = Path(__file__).resolve().parent
 # Gradio reads these when it is imported: no usage statistics or version check, no server-side rendering
@@ -88,7 +92,7 @@ def run(args) -> None:
                                 mcp_server=False, pwa=False, enable_monitoring=False, quiet=True,
                                 allowed_paths=[str(ROOT / "data")], footer_links=["settings"],
                                 prevent_thread_lock=True)
-        print(f"stillmotion app: {url.rstrip('/')}/ (Ctrl-C stops it)", flush=True)
+        log.info("stillmotion app: %s/ (Ctrl-C stops it)", url.rstrip("/"))
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGHUP, _interrupt)
         page.block_thread()
@@ -109,6 +113,8 @@ def _free_port(host: str) -> int:
 
 
 def main(argv=None) -> int:
+    console(logging.WARNING)  # warnings, and the address line on stderr
+    log.setLevel(logging.INFO)
     return run_cli(lambda a: run(parse_args(a)), argv)
 
 
