@@ -24,11 +24,12 @@ sys.path.insert(0, str(ROOT))
 from errors import UserError, run_cli  # noqa: E402
 from evaluation.metrics import l1_distance  # noqa: E402
 from footage.sources import dataset_folders, open_source, video_names  # noqa: E402
+from video.image import to_uint8  # noqa: E402
 
 
 def oracle_warp(first: np.ndarray, frame: np.ndarray, dis) -> np.ndarray:
     """`first` (HxWx3 float [0, 1]) warped to look like `frame` along the flow from `frame` back to `first`."""
-    grey = [cv2.cvtColor((np.clip(f, 0, 1) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY) for f in (frame, first)]
+    grey = [cv2.cvtColor(to_uint8(f), cv2.COLOR_RGB2GRAY) for f in (frame, first)]
     flow = dis.calc(grey[0], grey[1], None)  # for each pixel of frame: where it is in first
     height, width = grey[0].shape
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))

@@ -26,20 +26,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.motion_transfer import face_signals  # noqa: E402
+from engine.animate_photo import PhotoOptions  # noqa: E402
 from errors import UserError, run_cli  # noqa: E402
 from faces import get_backend  # noqa: E402
+from faces.crop import resize_image  # noqa: E402
 from video import load_image  # noqa: E402
 from video.image import to_uint8  # noqa: E402
-
-CROP_SCALE = 1.8  # demo.py's face crop around the detected box
 
 
 def at_model_size(photo: np.ndarray, face_width: float, model_size: int) -> np.ndarray:
     """The photo with no more detail than its face crop has at the model's size (down, then back up)."""
     height, width = photo.shape[:2]
-    k = min(1.0, model_size / (face_width * CROP_SCALE))
-    small = cv2.resize(photo, (max(8, round(width * k)), max(8, round(height * k))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    k = min(1.0, model_size / (face_width * PhotoOptions.crop_scale))  # demo.py's crop around the face box
+    small = resize_image(photo, max(8, round(width * k)), max(8, round(height * k)))
+    return resize_image(small, width, height)
 
 
 def rolls_under_moves(photo: np.ndarray, backend, moves: int, seed: int = 0, angle: float = 0.0) -> np.ndarray:

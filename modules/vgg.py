@@ -50,8 +50,8 @@ def random_vgg(arch: str = "vgg19", seed: int | None = None) -> VggFeatures:
     """The one random VGG: torchvision's own init (kaiming-normal (fan_out, relu) convs, zero biases), drawn
     after the whole network, classifier included, is built, so a seed gives the features that
     torch.manual_seed(seed); torchvision.models.<arch>(weights=None) gives (the reference FOMM's loss network
-    under its golden seed). seed None draws from the global random state, as torchvision does; with a seed
-    the global random state is left as it was."""
+    under its golden seed). seed None draws from the global random state (fewer draws than torchvision's, whose
+    classifier init pass is skipped); with a seed the global random state is left as it was."""
     if seed is None:
         return VggFeatures(arch, _torchvision_init(arch))
     with torch.random.fork_rng(devices=[]):
