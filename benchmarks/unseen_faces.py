@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import demo  # noqa: E402
+from atomic import atomic_open, atomic_write_text  # noqa: E402
 from benchmarks.motion_transfer import track as signals  # noqa: E402
 from errors import run_cli  # noqa: E402
 from evaluation.metrics import psnr  # noqa: E402
@@ -167,7 +168,8 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
 def keep(folder: Path, name: str, video: Path, driving: np.ndarray, result: np.ndarray) -> None:
     """--keep: the animation and its per-frame signals beside the driving clip's, as name.mp4 and name.csv."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(video, folder / f"{name}.mp4")
+    with open(video, "rb") as source, atomic_open(folder / f"{name}.mp4") as target:  # never a partial copy
+        shutil.copyfileobj(source, target)
 
     def cell(value: float) -> str:
         return "" if np.isnan(value) else f"{value:.5f}"
@@ -177,7 +179,7 @@ def keep(folder: Path, name: str, video: Path, driving: np.ndarray, result: np.n
         d = driving[index] if index < len(driving) else (np.nan,) * 3
         r = result[index] if index < len(result) else (np.nan,) * 3
         lines.append(",".join([str(index), *(cell(v) for pair in zip(d, r) for v in pair)]))
-    (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    atomic_write_text(folder / f"{name}.csv", "\n".join(lines) + "\n")
 
 
 def photo_face(photo: np.ndarray, backend):
