@@ -8,9 +8,8 @@ learns to open an unseen face's mouth. open_mouth() opens it by a requested amou
 - the lower lip (outer 55-59, inner 65-67) and the lower jaw line (points 3-13, tapering from the chin) of
   dlib's 68-point scheme move along the face's own "down" (perpendicular to the line between the eyes);
   the upper lip, nose, eyes, upper jaw and a ring around the lower face stay where they are;
-- the photo is warped by a thin-plate spline through those control points (scipy's RBFInterpolator,
-  evaluated on a coarse grid and upsampled: smooth, and cheap at any photo size), inside a box around
-  the lower face only;
+- the photo is warped by a thin-plate spline through those control points (faces.point_warp), inside a box
+  around the lower face only;
 - the gap between the inner lips becomes a mouth interior: dark and slightly reddish (from the lips' own
   colour), darker towards its middle, a soft band of upper teeth optional, edges feathered.
 
@@ -24,7 +23,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.interpolate import RBFInterpolator
+
+from faces.point_warp import anchor_ring, warp_points
 
 # how far each moving landmark goes, as a fraction of the full displacement (0-based 68-point indices)
 LOWER_LIP = {57: 1.0, 66: 1.0, 56: 0.92, 58: 0.92, 65: 0.92, 67: 0.92, 55: 0.6, 59: 0.6,
@@ -71,33 +71,6 @@ def _region(marks: np.ndarray, moves: np.ndarray, shape) -> tuple[int, int, int,
     x0, y0 = max(0, int(np.floor(low[0]))), max(0, int(np.floor(low[1])))
     x1, y1 = min(image_width, int(np.ceil(high[0]))), min(height, int(np.ceil(high[1])))
     return x0, y0, x1, y1
-
-
-def _anchor_ring(box, count: int = 8) -> np.ndarray:
-    """Fixed points along the warped box's border: outside it nothing moves, so the edge must not either."""
-    x0, y0, x1, y1 = box
-    t = np.linspace(0, 1, count, endpoint=False)
-    top = np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1)
-    right = np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1)
-    bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
-    left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
-    return np.concatenate([top, right, bottom, left])
-
-
-def _warp_region(region: np.ndarray, source_points: np.ndarray, target_points: np.ndarray, grid: int) -> np.ndarray:
-    """`region` warped so that each source point lands on its target point (a thin-plate spline, backward map)."""
-    height, width = region.shape[:2]
-    spline = RBFInterpolator(target_points, source_points - target_points, kernel="thin_plate_spline",
-                             smoothing=1e-3)
-    ys = np.arange(0, height + grid, grid, dtype=np.float64)
-    xs = np.arange(0, width + grid, grid, dtype=np.float64)
-    gx, gy = np.meshgrid(xs, ys)
-    coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(len(ys), len(xs), 2).astype(np.float32)
-    # the coarse grid's node k sits at pixel k * grid: stretch it so that node positions map to pixels exactly
-    fine = cv2.resize(coarse, ((len(xs) - 1) * grid + 1, (len(ys) - 1) * grid + 1),
-                      interpolation=cv2.INTER_LINEAR)[:height, :width]
-    px, py = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(region, px + fine[..., 0], py + fine[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _interior(region: np.ndarray, upper: np.ndarray, lower: np.ndarray, lips: np.ndarray, mouth_width: float,
@@ -162,13 +135,13 @@ def open_mouth(image: np.ndarray, landmarks: np.ndarray, opening: float, teeth: 
     origin = np.array([x0, y0], np.float64)
     local = marks - origin
     moving = sorted({**JAW, **LOWER_LIP})
-    ring = _anchor_ring((0, 0, x1 - x0 - 1, y1 - y0 - 1))
+    ring = anchor_ring((0, 0, x1 - x0 - 1, y1 - y0 - 1))
     width = face_width(marks)
     # the neck under the chin stays: the skin between the jaw and it is compressed, not slid
     neck = local[[5, 8, 11]] + face_down(marks) * (0.35 * width + np.linalg.norm(moves[8]))
     source = np.concatenate([local[FIXED], local[moving], ring, neck])
     target = np.concatenate([local[FIXED], local[moving] + moves[moving], ring, neck])
-    region = _warp_region(image[y0:y1, x0:x1], source, target, grid).astype(np.float32)
+    region = warp_points(image[y0:y1, x0:x1], source, target, grid).astype(np.float32)
     moved = local + moves
     region = _interior(region, moved[INNER_UPPER], moved[INNER_LOWER], moved[48:60],
                        float(np.linalg.norm(marks[54] - marks[48])), teeth,
