@@ -18,20 +18,44 @@ over the lips, so the full-resolution output moves the photo's closed mouth inst
   generator's blurred redraw of the old mouth is not blended back in there), fully from an addition of
   FULL_TRUST face widths on, less for smaller ones.
 
-Head motion still comes from the model; only the mouth's opening comes from the landmarks.
+A smile is read and added the same way (checkpoints/README.md section 11): the driving mouth's width
+(faces.mouth_motion.mouth_width) and the height of its corners (corner_rise) above the first frame's, less
+REST_BAND, widen the photo's mouth and lift its corners, only as far as the model's own output lacks; and
+how much of the driving mouth's opened interior is teeth (teeth_showing) paints the photo's opened gap with
+teeth rather than a dark mouth. A mouth that narrows (an "oo") or drops its corners is left to the model.
+
+Head motion still comes from the model; only the mouth's shape comes from the landmarks.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from faces import get_backend
 from faces.crop import crop_resize, resize_image
-from faces.mouth_motion import displacements, face_width, mouth_opening, open_mouth
+from faces.mouth_motion import (
+    corner_rise,
+    displacements,
+    face_width,
+    mouth_opening,
+    mouth_width,
+    open_mouth,
+    teeth_showing,
+)
 from video.image import to_float, to_uint8
 
 LANDMARK_SIDE = 256  # driving crops smaller than this are enlarged to it before their landmarks are found
 REST_BAND = 0.01  # face widths: a rise this small is landmark jitter (dlib's points are whole pixels)
 FULL_TRUST = 0.03  # face widths added from which the opened photo fully replaces the model's mouth
+
+
+class MouthShape(NamedTuple):
+    """A face image's mouth as the landmarks read it: opening, width and corner rise in face widths, teeth 0-1."""
+    opening: float
+    width: float
+    rise: float
+    teeth: float
 
 
 class MouthRetarget:
@@ -51,8 +75,14 @@ class MouthRetarget:
         self.gain = float(gain)
         self.rest: float | None = None  # the lowest driving opening so far
         self.last = 0.0  # the last added opening (kept over frames where no driving face is found)
+        self.rest_shape: MouthShape | None = None  # the first driving frame's mouth (the smile's rest)
+        self.last_smile = (0.0, 0.0)  # the last (widen, lift) wanted
+        self.last_teeth = 0.0
         self.source_opening = mouth_opening(self.landmarks)  # the photo's own
+        self.source_width = mouth_width(self.landmarks)
+        self.source_rise = corner_rise(self.landmarks)
         self.openings: list[float] = []  # the opening added to the photo at each frame (for reports and tests)
+        self.smiles: list[tuple[float, float]] = []  # the (widen, lift) added at each frame
 
     @classmethod
     def for_photo(cls, photo: np.ndarray, backend, box=None, gain: float = 1.0,
@@ -76,26 +106,40 @@ class MouthRetarget:
         retarget = cls(photo, np.asarray(marks, np.float64) + np.array([x0, y0]), frames_backend, gain)
         # the photo's own opening as the frames are measured (the same backend, on the same crop as the
         # composer's output), so that the model's output at rest reads as adding nothing
-        measured = retarget.opening(image)
+        measured = retarget.shape(image)
         if measured is not None:
-            retarget.source_opening = measured
+            retarget.source_opening, retarget.source_width, retarget.source_rise = measured[:3]
         return retarget
 
-    def opening(self, image: np.ndarray) -> float | None:
-        """The mouth opening dlib measures on a face image (enlarged to LANDMARK_SIDE when smaller), or None
+    def shape(self, image: np.ndarray) -> MouthShape | None:
+        """The mouth a face image shows as dlib reads it (enlarged to LANDMARK_SIDE when smaller), or None
         when it finds no face."""
         if max(image.shape[:2]) < LANDMARK_SIDE:  # e.g. a small model input: dlib finds few faces that small
             scale = LANDMARK_SIDE / max(image.shape[:2])
             image = resize_image(image, round(image.shape[1] * scale), round(image.shape[0] * scale))
-        marks = self.backend.landmarks(to_uint8(image))
-        return None if marks is None else mouth_opening(np.asarray(marks, np.float64))
+        image = to_uint8(image)
+        marks = self.backend.landmarks(image)
+        if marks is None:
+            return None
+        marks = np.asarray(marks, np.float64)
+        return MouthShape(mouth_opening(marks), mouth_width(marks), corner_rise(marks), teeth_showing(image, marks))
 
-    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
-        """The mouth opening of a driving frame (of its crop `box`, at the crop's own resolution: dlib's
-        whole-pixel points are finer there), or None when no face is found."""
+    def opening(self, image: np.ndarray) -> float | None:
+        """The mouth opening dlib measures on a face image, or None when it finds no face."""
+        measured = self.shape(image)
+        return None if measured is None else measured.opening
+
+    def driving_shape(self, frame: np.ndarray, box=None) -> MouthShape | None:
+        """The mouth of a driving frame (of its crop `box`, at the crop's own resolution: dlib's whole-pixel
+        points are finer there), or None when no face is found."""
         if box is not None:
             frame = crop_resize(frame, box, max(LANDMARK_SIDE, round(box[2] - box[0]), round(box[3] - box[1])))
-        return self.opening(frame)
+        return self.shape(frame)
+
+    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
+        """The mouth opening of a driving frame (see driving_shape), or None when no face is found."""
+        measured = self.driving_shape(frame, box)
+        return None if measured is None else measured.opening
 
     def added(self, opening: float | None) -> float:
         """The opening the photo's mouth should gain for a driving frame of this `opening` (None: as the last)."""
@@ -105,9 +149,26 @@ class MouthRetarget:
         self.last = max(0.0, opening - self.rest - REST_BAND) * self.gain
         return self.last
 
-    def opened_photo(self, extra: float) -> np.ndarray:
-        """The photo (float32 HxWx3) with its mouth opened by `extra` face widths (the photo itself for <= 0)."""
-        return self.photo if extra <= 0 else to_float(open_mouth(self.photo_u8, self.landmarks, extra))
+    def smile(self, shape: MouthShape | None) -> tuple[float, float]:
+        """(widen, lift): how much wider the photo's mouth should be and how much higher its corners, for a
+        driving mouth of this shape (None: as the last): the rise of each above the first frame's, less
+        REST_BAND, times gain; never negative."""
+        if shape is None:
+            return self.last_smile
+        if self.rest_shape is None:
+            self.rest_shape = shape
+        rest = self.rest_shape
+        self.last_smile = (max(0.0, shape.width - rest.width - REST_BAND) * self.gain,
+                           max(0.0, shape.rise - rest.rise - REST_BAND) * self.gain)
+        return self.last_smile
+
+    def opened_photo(self, extra: float, widen: float = 0.0, lift: float = 0.0, teeth: float = 0.0) -> np.ndarray:
+        """The photo (float32 HxWx3) with its mouth opened by `extra` face widths, `widen` face widths wider and
+        its corners `lift` higher, the gap painted with `teeth` (0-1) of a smile's teeth (the photo itself when
+        all are <= 0)."""
+        if extra <= 0 and widen <= 0 and lift <= 0:
+            return self.photo
+        return to_float(open_mouth(self.photo_u8, self.landmarks, extra, widen=widen, lift=lift, teeth_share=teeth))
 
     def compose(self, composer, prediction, deformation, occlusion, frame: np.ndarray, box=None) -> np.ndarray:
         """One output frame of `composer` (engine.fullres) for a driving frame (and its crop box), in order.
@@ -116,25 +177,37 @@ class MouthRetarget:
         measures on that output is compared with the photo's own plus the driving rise, and only what is
         missing is added to the photo before composing again. So a model that opens the mouth itself (a
         face it trained on, a stronger checkpoint) is not opened twice; one that does not gets all of it."""
-        wanted = self.added(self.driving_opening(frame, box))
+        driving = self.driving_shape(frame, box)
+        wanted = self.added(None if driving is None else driving.opening)
+        wanted_widen, wanted_lift = self.smile(driving)
+        if driving is not None:
+            self.last_teeth = driving.teeth
         motion = composer.motion(prediction, deformation, occlusion)  # once: only the photo changes below
         out = composer.blend(motion)
-        extra = 0.0
-        if wanted > 0:
-            shown = self.opening(out)
-            extra = wanted if shown is None else max(0.0, self.source_opening + wanted - shown)
+        extra = widen = lift = 0.0
+        if wanted > 0 or wanted_widen > 0 or wanted_lift > 0:
+            shown = self.shape(out)
+            if shown is None:
+                extra, widen, lift = wanted, wanted_widen, wanted_lift
+            else:  # only what the model's own output lacks, each where the driving mouth asks for it
+                extra = max(0.0, self.source_opening + wanted - shown.opening) if wanted > 0 else 0.0
+                widen = max(0.0, self.source_width + wanted_widen - shown.width) if wanted_widen > 0 else 0.0
+                lift = max(0.0, self.source_rise + wanted_lift - shown.rise) if wanted_lift > 0 else 0.0
         self.openings.append(extra)
-        if extra <= 0:
+        self.smiles.append((widen, lift))
+        if extra <= 0 and widen <= 0 and lift <= 0:
             return out
         # a small addition (the model opened most of it, or landmark jitter) leaves the model's own mouth
         # mostly in place; from FULL_TRUST on, the opened photo replaces it
-        return composer.blend(motion, photo=self.opened_photo(extra), trusted=self.mouth_box(extra),
-                              trusted_weight=min(1.0, extra / FULL_TRUST))
+        return composer.blend(motion, photo=self.opened_photo(extra, widen, lift, self.last_teeth),
+                              trusted=self.mouth_box(extra, widen=widen, lift=lift),
+                              trusted_weight=min(1.0, max(extra, widen, lift) / FULL_TRUST))
 
-    def mouth_box(self, extra: float, margin: float = 0.15) -> tuple[float, float, float, float]:
-        """(x0, y0, x1, y1) photo pixels around the mouth as opened by `extra` (where the composer must trust
-        the opened photo)."""
-        moved = self.landmarks + displacements(self.landmarks, extra)
+    def mouth_box(self, extra: float, margin: float = 0.15, widen: float = 0.0,
+                  lift: float = 0.0) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) photo pixels around the mouth as opened by `extra`, widened by `widen` and lifted by
+        `lift` (where the composer must trust the opened photo)."""
+        moved = self.landmarks + displacements(self.landmarks, extra, widen, lift)
         mouth = moved[48:68]
         pad = margin * face_width(self.landmarks)
         (x0, y0), (x1, y1) = mouth.min(0) - pad, mouth.max(0) + pad

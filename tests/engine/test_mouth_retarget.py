@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from engine.fullres import FullResComposer
-from engine.mouth_retarget import REST_BAND, MouthRetarget
+from engine.mouth_retarget import REST_BAND, MouthRetarget, MouthShape
 from faces import get_backend
-from faces.mouth_motion import mouth_opening, open_mouth
+from faces.mouth_motion import corner_rise, mouth_opening, mouth_width, open_mouth, teeth_showing
 from modules.geometry import make_coordinate_grid
 from video import load_image
 from video.image import to_float, to_uint8
@@ -83,6 +83,39 @@ def test_only_the_opening_the_model_lacks_is_added(media_dir, backend):
     for frame in (driver, opened_driver):
         retarget.compose(opens, None, None, None, frame)
     assert retarget.openings[1] < 0.025  # dlib's re-measure of an opened mouth is good to ~0.025 (see above)
+
+
+def test_the_smile_is_the_rise_of_width_and_corners_above_the_first_frame():
+    retarget = MouthRetarget(np.zeros((8, 8, 3), np.float32), np.zeros((68, 2)), backend=None, gain=2.0)
+    shapes = [MouthShape(0.0, 0.40, -0.20, 0.0), MouthShape(0.0, 0.45, -0.18, 0.0), None,
+              MouthShape(0.0, 0.36, -0.23, 0.0), MouthShape(0.0, 0.405, -0.195, 0.0)]
+    # by hand: the first frame is the rest; rise less the 0.01 band, x gain 2; no face: as before; a narrower
+    # mouth and lower corners add nothing; within the band, nothing
+    expected = [(0.0, 0.0), (0.08, 0.02), (0.08, 0.02), (0.0, 0.0), (0.0, 0.0)]
+    np.testing.assert_allclose([retarget.smile(s) for s in shapes], expected, atol=1e-12)
+
+
+def test_a_driving_smile_widens_the_photo_mouth_and_shows_teeth(media_dir, backend):
+    photo = load_image(media_dir / "audrey.jpg")
+    driver = to_uint8(load_image(media_dir / "biden.jpg"))  # lips together as photographed
+    marks = backend.landmarks(driver)
+    smiling = open_mouth(driver, marks, 0.09, widen=0.08, lift=0.03, teeth_share=1.0)
+    retarget = MouthRetarget.for_photo(photo, backend, frames_backend=backend)
+    shut = _Composer(photo)  # a model that leaves the mouth as it is
+    for frame in (driver, smiling):
+        out = retarget.compose(shut, None, None, None, frame)
+    # the oracle: dlib's own reading of the two driving frames, by hand
+    found = backend.landmarks(smiling)
+    widen = mouth_width(found) - mouth_width(marks) - REST_BAND
+    lift = corner_rise(found) - corner_rise(marks) - REST_BAND
+    assert retarget.smiles[0] == (0.0, 0.0) and widen > 0.03 and lift > 0.005
+    assert retarget.smiles[1] == pytest.approx((widen, lift), abs=0.01)  # less what the photo shows already
+    assert retarget.last_teeth == pytest.approx(teeth_showing(smiling, found)) and retarget.last_teeth > 0.3
+    # the photo's mouth, read afresh: wider, and its gap shows teeth
+    result = to_uint8(out)
+    after = backend.landmarks(result)
+    assert mouth_width(after) - retarget.source_width > 0.6 * widen
+    assert teeth_showing(result, after) > 0.2
 
 
 def test_the_composer_uses_the_given_photo_and_trusts_it_inside_the_box(media_dir):

@@ -10,7 +10,7 @@ import pytest
 import video
 from errors import UserError
 from faces import get_backend
-from faces.mouth_motion import mouth_curve, mouth_opening, open_mouth
+from faces.mouth_motion import corner_rise, mouth_curve, mouth_opening, mouth_width, open_mouth, teeth_showing
 from footage.photo_tracks import _photo_seed, plan_photo_clips
 from footage.preprocess import PreprocessOptions, build_dataset
 from footage.synthetic import synthetic_frames
@@ -61,6 +61,39 @@ def test_only_the_lower_face_changes_and_zero_is_a_copy(media_dir, dlib):
         open_mouth(photo.astype(np.float32), marks, 0.05)
     with pytest.raises(ValueError, match="68"):
         open_mouth(photo, marks[:5], 0.05)
+
+
+@pytest.mark.parametrize("name", ["audrey.jpg", "biden.jpg"])
+def test_a_smile_widens_and_lifts_the_measured_mouth_and_shows_teeth(media_dir, dlib, name):
+    photo = video.to_uint8(video.load_image(media_dir / name))
+    before = _measured(dlib, photo)
+    smiling = open_mouth(photo, before, 0.05, widen=0.08, lift=0.03, teeth_share=1.0)
+    after = _measured(dlib, smiling)
+    # dlib, run afresh, reads most of the request back (60-80% of the widening: it puts the corners on the
+    # lips' edges, which the spline moves a little less than the control points)
+    assert 0.045 < mouth_width(after) - mouth_width(before) < 0.09
+    assert 0.015 < corner_rise(after) - corner_rise(before) < 0.045
+    assert mouth_opening(after) - mouth_opening(before) > 0.015
+    assert np.abs(after[27:48] - before[27:48]).max() <= 3  # the eyes and the nose stay put
+    # the gap shows teeth; the same opening without them is dark
+    assert teeth_showing(smiling, after) > 0.3
+    dark = open_mouth(photo, before, 0.05, widen=0.08, lift=0.03, teeth=False)
+    assert teeth_showing(dark, _measured(dlib, dark)) < 0.1
+    # a closed-lip smile: the corners move, nothing above the eyes' lowest point does
+    closed = open_mouth(photo, before, 0.0, widen=0.08, lift=0.03)
+    assert mouth_width(_measured(dlib, closed)) - mouth_width(before) > 0.04
+    eyes = int(before[36:48, 1].max()) + 1
+    assert np.array_equal(closed[:eyes], photo[:eyes])
+
+
+def test_teeth_showing_tells_a_real_smile_from_closed_lips(media_dir, dlib):
+    readings = {}
+    for name in ("obama.jpg", "audrey.jpg", "biden.jpg", "SeanConnery.jpg"):
+        photo = video.to_uint8(video.load_image(media_dir / name))
+        readings[name] = teeth_showing(photo, _measured(dlib, photo))
+    # Obama smiles with his teeth bare (mouth open 0.1 face widths); the other three keep their lips together
+    assert readings["obama.jpg"] > 0.8
+    assert max(readings["audrey.jpg"], readings["biden.jpg"], readings["SeanConnery.jpg"]) == 0.0
 
 
 def test_mouth_curve_is_seeded_smooth_and_closes_at_times():
