@@ -10,6 +10,7 @@ correlation over time between driving and result and each one's standard deviati
   mouth opening   inner-lip gap (landmarks 63-67, 1-based) / face width (jaw ends 1-17)
   roll            angle of the line between the eye centres, degrees
   yaw             horizontal offset of the nose tip from the jaw's midpoint / face width
+  mouth width     distance between the mouth corners (landmarks 49, 55) / face width: a smile widens it
 A correlation near 1 means the result moves when and as the driving face does; near 0, it does not.
 """
 import argparse
@@ -27,23 +28,24 @@ from engine.hardware import cpu_summary  # noqa: E402
 from faces import get_backend  # noqa: E402
 from video import iter_frames  # noqa: E402
 
-SIGNALS = ("mouth opening", "roll (deg)", "yaw")
+SIGNALS = ("mouth opening", "roll (deg)", "yaw", "mouth width")
 
 
-def face_signals(landmarks: np.ndarray) -> tuple[float, float, float]:
+def face_signals(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """The SIGNALS of one face's (68, 2) landmarks."""
     width = float(np.linalg.norm(landmarks[16] - landmarks[0]))
     eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
     mouth = float(np.linalg.norm(landmarks[66] - landmarks[62])) / width
     roll = float(np.degrees(np.arctan2(eyes[1], eyes[0])))
     yaw = float(landmarks[30, 0] - (landmarks[0, 0] + landmarks[16, 0]) / 2) / width
-    return mouth, roll, yaw
+    return mouth, roll, yaw, float(np.linalg.norm(landmarks[54] - landmarks[48])) / width
 
 
 def track(path, backend) -> np.ndarray:
     rows = []
     for frame in iter_frames(path):
         landmarks = backend.landmarks(frame)
-        rows.append(face_signals(landmarks) if landmarks is not None else (np.nan,) * 3)
+        rows.append(face_signals(landmarks) if landmarks is not None else (np.nan,) * len(SIGNALS))
     return np.array(rows)
 
 

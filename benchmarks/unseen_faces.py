@@ -18,13 +18,13 @@ written videos at the photo's own resolution:
                      written as a video and read back (the encoding's own floor). For scale, the driving
                      person's own distance from their first frame over the same clip is printed first:
                      what the motion alone does to the embedding of a real face
-  mouth, roll, yaw   correlation over time between the driving face's and the result's mouth opening,
-                     roll and yaw (benchmarks/motion_transfer.py's landmark signals); mouth amp is the
-                     result's mouth-opening std / the driving's
+  mouth, roll, yaw,  correlation over time between the driving face's and the result's mouth opening,
+  smile              roll, yaw and mouth width (benchmarks/motion_transfer.py's landmark signals); mouth
+                     amp is the result's mouth-opening std / the driving's
   seconds            wall time of demo.py on the real clip
   --keep DIR         keeps, per photo and row, the animation (PHOTO-ROW.mp4) and its per-frame landmark
                      signals next to the driving clip's (PHOTO-ROW.csv: frame, driving and result mouth
-                     opening, roll, yaw; empty where dlib found no face)
+                     opening, roll, yaw, mouth width; empty where dlib found no face)
   personalise (s)    with --personalize N (rows "fullres+pN"): the seconds demo.py --personalize N spent
                      fine-tuning on the photo (its own report); the still run personalises and saves the model
                      (--save_personalized), the real-clip run loads it (--checkpoint), so both use the same
@@ -51,6 +51,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import demo  # noqa: E402
 from atomic import atomic_open, atomic_write_text  # noqa: E402
+from benchmarks.motion_transfer import SIGNALS  # noqa: E402
 from benchmarks.motion_transfer import track as signals  # noqa: E402
 from errors import run_cli  # noqa: E402
 from evaluation.metrics import psnr  # noqa: E402
@@ -120,7 +121,7 @@ def identity_distance(path, reference: np.ndarray | None, backend, every: int = 
 def correlations(driving: np.ndarray, result: np.ndarray) -> tuple[list[float], float, int]:
     both = ~np.isnan(driving[:, 0]) & ~np.isnan(result[:, 0])
     corr = []
-    for i in range(3):
+    for i in range(len(SIGNALS)):
         d, r = driving[both, i], result[both, i]
         corr.append(float(np.corrcoef(d, r)[0, 1]) if both.sum() > 2 and d.std() > 0 and r.std() > 0 else float("nan"))
     amplitude = float(result[both, 0].std() / driving[both, 0].std()) if both.sum() > 2 else float("nan")
@@ -161,7 +162,8 @@ def measure(photo_path: str, mode: str, args, backend, driving_signals, tmp: Pat
              result, driving_signals, result_signals)
     reference = backend.embedding(to_uint8(photo))
     return dict(zero_psnr=zero_psnr, sharpness=sharp, identity=identity_distance(result, reference, backend),
-                mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], frames=count, seconds=seconds,
+                mouth=corr[0], amplitude=amplitude, roll=corr[1], yaw=corr[2], smile=corr[3], frames=count,
+                seconds=seconds,
                 personalise=personalise_seconds)
 
 
@@ -174,10 +176,11 @@ def keep(folder: Path, name: str, video: Path, driving: np.ndarray, result: np.n
     def cell(value: float) -> str:
         return "" if np.isnan(value) else f"{value:.5f}"
 
-    lines = ["frame,driving_mouth,result_mouth,driving_roll,result_roll,driving_yaw,result_yaw"]
+    lines = ["frame,driving_mouth,result_mouth,driving_roll,result_roll,driving_yaw,result_yaw,driving_width,"
+             "result_width"]
     for index in range(max(len(driving), len(result))):
-        d = driving[index] if index < len(driving) else (np.nan,) * 3
-        r = result[index] if index < len(result) else (np.nan,) * 3
+        d = driving[index] if index < len(driving) else (np.nan,) * len(SIGNALS)
+        r = result[index] if index < len(result) else (np.nan,) * len(SIGNALS)
         lines.append(",".join([str(index), *(cell(v) for pair in zip(d, r) for v in pair)]))
     atomic_write_text(folder / f"{name}.csv", "\n".join(lines) + "\n")
 
@@ -243,8 +246,8 @@ def main(argv=None) -> int:
           f"{np.nanstd(driving_signals[:, 0]):.3f}; identity distance of the driving face from its own first "
           f"frame {driving_identity_spread(args.driving, backend):.3f}")
     print("| photo | size | mode | zero-motion PSNR (dB) (codec floor) | sharpness | identity (static) | mouth | "
-          "mouth amp | roll | yaw | seconds | personalise (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "mouth amp | roll | yaw | smile | seconds | personalise (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         still_clip(args.driving, tmp / "still.mp4", args.still_frames)
@@ -259,6 +262,7 @@ def main(argv=None) -> int:
                     print(f"| {Path(photo).name} | {shape[1]}x{shape[0]} | {name} | {r['zero_psnr']:.1f} "
                           f"({floor:.1f}) | {r['sharpness']:.2f} | {r['identity']:.3f} ({static:.3f}) | "
                           f"{r['mouth']:.2f} | {r['amplitude']:.2f} | {r['roll']:.2f} | {r['yaw']:.2f} | "
+                          f"{r['smile']:.2f} | "
                           f"{r['seconds']:.1f} | {tuned} |",
                           flush=True)
     return 0
