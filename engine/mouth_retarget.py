@@ -22,7 +22,9 @@ A smile is read and added the same way (checkpoints/README.md section 11): the d
 (faces.mouth_motion.mouth_width) and the height of its corners (corner_rise) above the first frame's, less
 REST_BAND, widen the photo's mouth and lift its corners, only as far as the model's own output lacks; and
 how much of the driving mouth's opened interior is teeth (teeth_showing) paints the photo's opened gap with
-teeth rather than a dark mouth. A mouth that narrows (an "oo") or drops its corners is left to the model.
+teeth rather than a dark mouth. Moving the corners makes the landmarks read a smaller opening, so the
+opening a smile costs (the frame composed with and without it, measured the same way) is added back once. A
+mouth that narrows (an "oo") or drops its corners is left to the model.
 
 Head motion still comes from the model; only the mouth's shape comes from the landmarks.
 """
@@ -193,12 +195,24 @@ class MouthRetarget:
                 extra = max(0.0, self.source_opening + wanted - shown.opening) if wanted > 0 else 0.0
                 widen = max(0.0, self.source_width + wanted_widen - shown.width) if wanted_widen > 0 else 0.0
                 lift = max(0.0, self.source_rise + wanted_lift - shown.rise) if wanted_lift > 0 else 0.0
+        if extra > 0 or widen > 0 or lift > 0:
+            out = self._blend(composer, motion, extra, widen, lift)
+            if extra > 0 and (widen > 0 or lift > 0):
+                # moving the corners moves where the landmarks put the inner lips: the opening the smile costs
+                # (the same frame composed without it, measured the same way) is added back, once
+                smiling, plain = self.shape(out), self.shape(self._blend(composer, motion, extra, 0.0, 0.0))
+                lost = 0.0 if smiling is None or plain is None else plain.opening - smiling.opening
+                if lost > REST_BAND:
+                    extra += min(lost, wanted)
+                    out = self._blend(composer, motion, extra, widen, lift)
         self.openings.append(extra)
         self.smiles.append((widen, lift))
-        if extra <= 0 and widen <= 0 and lift <= 0:
-            return out
-        # a small addition (the model opened most of it, or landmark jitter) leaves the model's own mouth
-        # mostly in place; from FULL_TRUST on, the opened photo replaces it
+        return out
+
+    def _blend(self, composer, motion, extra: float, widen: float, lift: float) -> np.ndarray:
+        """The composer's frame with the photo's mouth opened, widened and lifted by that much. A small addition
+        (the model opened most of it, or landmark jitter) leaves the model's own mouth mostly in place; from
+        FULL_TRUST on, the opened photo replaces it."""
         return composer.blend(motion, photo=self.opened_photo(extra, widen, lift, self.last_teeth),
                               trusted=self.mouth_box(extra, widen=widen, lift=lift),
                               trusted_weight=min(1.0, max(extra, widen, lift) / FULL_TRUST))

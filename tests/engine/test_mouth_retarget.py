@@ -111,11 +111,14 @@ def test_a_driving_smile_widens_the_photo_mouth_and_shows_teeth(media_dir, backe
     assert retarget.smiles[0] == (0.0, 0.0) and widen > 0.03 and lift > 0.005
     assert retarget.smiles[1] == pytest.approx((widen, lift), abs=0.01)  # less what the photo shows already
     assert retarget.last_teeth == pytest.approx(teeth_showing(smiling, found)) and retarget.last_teeth > 0.3
-    # the photo's mouth, read afresh: wider, and its gap shows teeth
+    # the photo's mouth, read afresh: wider, its gap shows teeth, and it is as open as the driving rise asks
+    # (the opening that moving the corners costs in the landmarks' reading is added back)
     result = to_uint8(out)
     after = backend.landmarks(result)
     assert mouth_width(after) - retarget.source_width > 0.6 * widen
     assert teeth_showing(result, after) > 0.2
+    assert mouth_opening(after) - retarget.source_opening == pytest.approx(retarget.last, abs=0.025)
+    assert retarget.openings[1] >= retarget.last  # the whole rise, and the compensation on top
 
 
 def test_the_composer_uses_the_given_photo_and_trusts_it_inside_the_box(media_dir):
