@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.hardware import cpu_summary  # noqa: E402
 from faces import get_backend  # noqa: E402
+from faces.mouth_motion import face_width, mouth_opening, mouth_width  # noqa: E402
 from video import iter_frames  # noqa: E402
 
 SIGNALS = ("mouth opening", "roll (deg)", "yaw", "mouth width")
@@ -33,12 +34,10 @@ SIGNALS = ("mouth opening", "roll (deg)", "yaw", "mouth width")
 
 def face_signals(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     """The SIGNALS of one face's (68, 2) landmarks."""
-    width = float(np.linalg.norm(landmarks[16] - landmarks[0]))
     eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
-    mouth = float(np.linalg.norm(landmarks[66] - landmarks[62])) / width
     roll = float(np.degrees(np.arctan2(eyes[1], eyes[0])))
-    yaw = float(landmarks[30, 0] - (landmarks[0, 0] + landmarks[16, 0]) / 2) / width
-    return mouth, roll, yaw, float(np.linalg.norm(landmarks[54] - landmarks[48])) / width
+    yaw = float(landmarks[30, 0] - (landmarks[0, 0] + landmarks[16, 0]) / 2) / face_width(landmarks)
+    return mouth_opening(landmarks), roll, yaw, mouth_width(landmarks)
 
 
 def track(path, backend) -> np.ndarray:

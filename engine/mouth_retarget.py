@@ -126,22 +126,12 @@ class MouthRetarget:
         marks = np.asarray(marks, np.float64)
         return MouthShape(mouth_opening(marks), mouth_width(marks), corner_rise(marks), teeth_showing(image, marks))
 
-    def opening(self, image: np.ndarray) -> float | None:
-        """The mouth opening dlib measures on a face image, or None when it finds no face."""
-        measured = self.shape(image)
-        return None if measured is None else measured.opening
-
     def driving_shape(self, frame: np.ndarray, box=None) -> MouthShape | None:
         """The mouth of a driving frame (of its crop `box`, at the crop's own resolution: dlib's whole-pixel
         points are finer there), or None when no face is found."""
         if box is not None:
             frame = crop_resize(frame, box, max(LANDMARK_SIDE, round(box[2] - box[0]), round(box[3] - box[1])))
         return self.shape(frame)
-
-    def driving_opening(self, frame: np.ndarray, box=None) -> float | None:
-        """The mouth opening of a driving frame (see driving_shape), or None when no face is found."""
-        measured = self.driving_shape(frame, box)
-        return None if measured is None else measured.opening
 
     def added(self, opening: float | None) -> float:
         """The opening the photo's mouth should gain for a driving frame of this `opening` (None: as the last)."""

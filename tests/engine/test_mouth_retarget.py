@@ -36,9 +36,9 @@ def test_the_photo_mouth_opens_by_the_driving_mouth_rise(media_dir, backend):
     # the driving face: another real person, mouth as photographed, then opened by 0.08 face widths
     driver = to_uint8(load_image(media_dir / "obama.jpg"))
     opened_driver = open_mouth(driver, backend.landmarks(driver), 0.08)
-    assert retarget.added(retarget.driving_opening(driver)) == 0.0  # the first frame is the rest
+    assert retarget.added(retarget.driving_shape(driver).opening) == 0.0  # the first frame is the rest
     assert retarget.opened_photo(0.0) is retarget.photo  # which leaves the photo as it is
-    extra = retarget.added(retarget.driving_opening(opened_driver))
+    extra = retarget.added(retarget.driving_shape(opened_driver).opening)
     rise = mouth_opening(backend.landmarks(opened_driver)) - mouth_opening(backend.landmarks(driver))
     assert extra == pytest.approx(rise - REST_BAND, abs=1e-6) and 0.04 < extra < 0.1
     moved = retarget.opened_photo(extra)
