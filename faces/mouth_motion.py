@@ -44,7 +44,7 @@ INNER_LOWER = [64, 65, 66, 67, 60]
 WIDEN_LEFT = {48: 1.0, 60: 1.0, 49: 0.55, 59: 0.55, 61: 0.5, 67: 0.5, 50: 0.2, 58: 0.2}
 WIDEN_RIGHT = {54: 1.0, 64: 1.0, 53: 0.55, 55: 0.55, 63: 0.5, 65: 0.5, 52: 0.2, 56: 0.2}
 # teeth_showing: the inner mouth's mean brightness over the lips'; a dark opening reads 0.5-0.8 on real faces,
-# teeth 1.2-1.5 (checkpoints/README.md section 11); mapped linearly from DARK_RATIO (0) to TEETH_RATIO (1)
+# teeth 1.24-1.49 (checkpoints/README.md section 11); mapped linearly from DARK_RATIO (0) to TEETH_RATIO (1)
 DARK_RATIO, TEETH_RATIO = 0.85, 1.15
 MIN_TEETH_OPENING = 0.03  # face widths: a narrower gap has too few pixels to tell teeth from lips
 
@@ -162,13 +162,13 @@ def _interior(region: np.ndarray, upper: np.ndarray, lower: np.ndarray, lips: np
         # the upper teeth: a pale band just under the upper inner lip, about a third of the gap, soft
         below_upper = ((px - upper[2][0]) * along[0] + (py - upper[2][1]) * along[1]) / max(gap, 1e-6)
         band = np.clip(1.0 - np.abs(below_upper - 0.15) / 0.18, 0, 1) ** 1.5
-        across = np.abs((px - centre[0]) * along[1] - (py - centre[1]) * along[0]) / max(mouth_width / 2, 1e-6)
+        signed_across = (px - centre[0]) * along[1] - (py - centre[1]) * along[0]
+        across = np.abs(signed_across) / max(mouth_width / 2, 1e-6)
         band *= np.clip(1.2 - 1.4 * across, 0, 1) * (1 - teeth_share)
         tooth = np.clip(lip.mean() * 1.35 + 40.0, 150, 235) * np.array([1.0, 0.97, 0.9])
         fill = fill * (1 - 0.8 * band[..., None]) + tooth[None, None] * 0.8 * band[..., None]
         if teeth_share > 0:
-            fill = _smile_teeth(fill, region, below_upper, across, (px - centre[0]) * along[1]
-                                - (py - centre[1]) * along[0], mouth_width, teeth_share)
+            fill = _smile_teeth(fill, region, below_upper, across, signed_across, mouth_width, teeth_share)
     mask = mask * float(np.clip(1.0 - old_gap / gap, 0.0, 1.0))
     return region * (1 - mask[..., None]) + fill * mask[..., None]
 
