@@ -78,11 +78,15 @@ def teeth_showing(image: np.ndarray, landmarks: np.ndarray) -> float:
     marks = np.asarray(landmarks, np.float64)
     if mouth_opening(marks) < MIN_TEETH_OPENING:
         return 0.0
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    # only the mouth's box is read: the polygons, shifted by whole pixels, cover the same pixels there
+    lips = np.round(marks[48:68]).astype(np.int32)
+    x0, y0 = np.maximum(lips.min(0) - 1, 0)
+    x1, y1 = lips.max(0) + 2
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float64)
     inner = np.zeros(grey.shape, np.uint8)
-    cv2.fillPoly(inner, [np.round(marks[60:68]).astype(np.int32)], 1)
+    cv2.fillPoly(inner, [lips[12:20] - [x0, y0]], 1)
     outer = np.zeros(grey.shape, np.uint8)
-    cv2.fillPoly(outer, [np.round(marks[48:60]).astype(np.int32)], 1)
+    cv2.fillPoly(outer, [lips[0:12] - [x0, y0]], 1)
     lips = (outer > 0) & (inner == 0)
     if not inner.any() or not lips.any():
         return 0.0
